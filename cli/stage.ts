@@ -1,0 +1,109 @@
+/**
+ * npm run stage -- --manifest <file> --dest <dir> [--git-base-url <url>] [--concurrency N]
+ *                  [--allow-missing-private] [--attempts N] [--retry-delay-ms N] [--quiet]
+ *
+ * stdout: one JSON document { digest, entries: [{ list, name, ref, digest, action }], skipped }.
+ * stderr: progress. Exit 0 staged, 1 staging failed, 2 bad usage or invalid manifest.
+ */
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { ManifestError, parseManifest } from "../lib/manifest";
+import { createProgress } from "../lib/staging/progress";
+import { DEFAULT_CONCURRENCY, DEFAULT_GIT_BASE_URL, StageError, stage } from "../lib/staging/stager";
+
+const USAGE = `usage: npm run stage -- --manifest <file> --dest <dir> [options]
+
+  --manifest <file>          manifest.json to stage (required)
+  --dest <dir>               staging destination, e.g. .tenant-bundle-deps (required)
+  --git-base-url <url>       git host; repos are <url>/<owner>/<name>.git (default ${DEFAULT_GIT_BASE_URL})
+  --concurrency <n>          parallel fetches (default ${DEFAULT_CONCURRENCY})
+  --allow-missing-private    skip private entries when MOLECULE_GITEA_TOKEN is not set
+  --attempts <n>             tries per entry for transient failures (default 3)
+  --retry-delay-ms <n>       first retry delay, doubled each time (default 1000)
+  --quiet                    no progress on stderr
+
+environment: MOLECULE_GITEA_TOKEN  read token for the git host, sent only as an HTTP header to it`;
+
+class UsageError extends Error {}
+
+function positiveInt(name: string, value: string | undefined, fallback: number, min = 1): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min)
+    throw new UsageError(`--${name}: expected an integer >= ${min}, got "${value}"`);
+  return n;
+}
+
+async function main(): Promise<number> {
+  let args: ReturnType<typeof parse>;
+  const parse = () =>
+    parseArgs({
+      options: {
+        manifest: { type: "string" },
+        dest: { type: "string" },
+        "git-base-url": { type: "string" },
+        concurrency: { type: "string" },
+        "allow-missing-private": { type: "boolean" },
+        attempts: { type: "string" },
+        "retry-delay-ms": { type: "string" },
+        quiet: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  try {
+    args = parse();
+  } catch (err) {
+    process.stderr.write(`stage: ${(err as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  const v = args.values;
+  if (v.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  try {
+    if (!v.manifest || !v.dest) throw new UsageError("--manifest and --dest are required");
+    const concurrency = positiveInt("concurrency", v.concurrency, DEFAULT_CONCURRENCY);
+    const attempts = positiveInt("attempts", v.attempts, 3);
+    const retryDelayMs = positiveInt("retry-delay-ms", v["retry-delay-ms"], 1000, 0);
+    const manifestFile = v.manifest;
+    let text: string;
+    try {
+      text = await readFile(manifestFile, "utf8");
+    } catch (err) {
+      throw new UsageError(
+        `${manifestFile}: cannot read manifest: ${(err as NodeJS.ErrnoException).code ?? err}`,
+      );
+    }
+    const manifest = parseManifest(text, manifestFile);
+    const result = await stage({
+      manifest,
+      dest: resolve(v.dest),
+      gitBaseUrl: v["git-base-url"] ?? DEFAULT_GIT_BASE_URL,
+      concurrency,
+      attempts,
+      retryDelayMs,
+      allowMissingPrivate: v["allow-missing-private"] ?? false,
+      token: process.env.MOLECULE_GITEA_TOKEN || undefined,
+      progress: createProgress(process.stderr, v.quiet ?? false),
+    });
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof ManifestError) {
+      process.stderr.write(`stage: ${err.message}\n`);
+      return 2;
+    }
+    process.stderr.write(
+      `stage: ${err instanceof StageError ? err.message : ((err as Error).stack ?? err)}\n`,
+    );
+    return 1;
+  }
+}
+
+main().then((code) => {
+  process.exitCode = code;
+});

@@ -1,0 +1,207 @@
+/**
+ * The manifest contract: which template repositories are staged, pinned to which commit.
+ *
+ * Pure: parsing and validation only (callers read the file), so it is tested without a disk and shared
+ * by the stager CLI and the Pulumi program.
+ */
+import { z } from "zod";
+
+export const LISTS = ["plugins", "workspace_templates", "org_templates"] as const;
+export type ListName = (typeof LISTS)[number];
+
+/** Where each list lands under the staging destination (what the Dockerfiles COPY). */
+export const LIST_DIRS: Record<ListName, string> = {
+  workspace_templates: "workspace-configs-templates",
+  org_templates: "org-templates",
+  plugins: "plugins",
+};
+
+const SHA_RE = /^[0-9a-f]{40}$/;
+// owner/name as git hosts allow them; no "..", no empty parts, so the repo cannot escape the base URL.
+const REPO_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*\/[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+const entrySchema = z.strictObject({
+  name: z
+    .string({ error: "expected a string" })
+    .refine((n) => n.length > 0, "expected a non-empty name")
+    .refine((n) => !n.includes("/") && !n.includes("\\"), "expected a single path segment (no '/' or '\\')")
+    .refine(
+      (n) => n !== "." && n !== ".." && !n.startsWith("."),
+      "expected a name that does not start with '.'",
+    )
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
+    .refine((n) => !/[\0-\x1f]/.test(n), "expected no control characters"),
+  repo: z
+    .string({ error: "expected a string" })
+    .refine((r) => REPO_RE.test(r) && !r.includes(".."), 'expected "owner/name"'),
+  ref: z.string({ error: "expected a string" }).refine((r) => SHA_RE.test(r), {
+    // The pinning contract: a branch or tag is mutable, so only a full commit SHA reproduces a build.
+    error: "expected a full 40-character lowercase hex commit SHA (no branch or tag names)",
+  }),
+  runtime: z.string({ error: "expected a string" }).min(1, "expected a non-empty runtime id").optional(),
+  private: z.boolean({ error: "expected true or false" }).optional(),
+  provider: z.enum(["moleculesai", "github"], { error: 'expected "moleculesai" or "github"' }).optional(),
+});
+
+export type ManifestEntry = z.infer<typeof entrySchema>;
+
+const listSchema = z.array(entrySchema, { error: "expected an array of entries" });
+
+const manifestSchema = z.object({
+  version: z.literal(1, { error: "expected 1" }),
+  plugins: listSchema,
+  workspace_templates: listSchema,
+  org_templates: listSchema,
+});
+
+export type Manifest = z.infer<typeof manifestSchema>;
+
+/** One entry with the list it came from: names are unique only within a list. */
+export interface PlannedEntry extends ManifestEntry {
+  list: ListName;
+}
+
+export class ManifestError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problems: string[],
+  ) {
+    // Each line names the file too: CI logs are grepped line by line.
+    super(
+      `${file}: invalid manifest (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  ${file}: ${p}`).join("\n")}`,
+    );
+    this.name = "ManifestError";
+  }
+}
+
+/**
+ * Automation appended full-line `//` comments to the real file and the old tooling stripped them.
+ * They are blanked rather than removed so JSON error positions still point at the right line.
+ */
+function stripLineComments(text: string): string {
+  return text
+    .split("\n")
+    .map((line) => (line.trimStart().startsWith("//") ? "" : line))
+    .join("\n");
+}
+
+function lineAndColumn(text: string, position: number): string {
+  const before = text.slice(0, position);
+  const line = before.split("\n").length;
+  const column = position - before.lastIndexOf("\n");
+  return `line ${line}, column ${column}`;
+}
+
+function describeJsonError(text: string, err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const pos = /at position (\d+)/.exec(message);
+  const where = pos?.[1] ? ` at ${lineAndColumn(text, Number(pos[1]))}` : "";
+  return `not valid JSON${where}: ${message.replace(/ in JSON at position \d+.*$/, "")}`;
+}
+
+function locate(data: unknown, path: PropertyKey[]): string {
+  const [list, index, field] = path;
+  if (typeof list !== "string") return "(top level)";
+  if (typeof index !== "number") return list;
+  const entry = (data as Record<string, unknown[]>)[list]?.[index];
+  const name =
+    entry && typeof entry === "object" && typeof (entry as { name?: unknown }).name === "string"
+      ? ` (${(entry as { name: string }).name})`
+      : "";
+  const fieldPart = field === undefined ? "" : `: ${String(field)}`;
+  return `${list}[${index}]${name}${fieldPart}`;
+}
+
+function valueAt(data: unknown, path: PropertyKey[]): unknown {
+  let value: unknown = data;
+  for (const key of path) {
+    if (value === null || typeof value !== "object") return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+function shown(value: unknown): string {
+  const json = JSON.stringify(value) ?? String(value);
+  return json.length > 60 ? `${json.slice(0, 57)}...` : json;
+}
+
+function describeIssue(data: unknown, issue: z.core.$ZodIssue): string[] {
+  if (issue.code === "unrecognized_keys") {
+    // Unknown keys inside an entry are almost always typos ("reff", "privat"): name each one.
+    return issue.keys.map(
+      (key) =>
+        `${locate(data, [...issue.path, key])}: unknown field (expected one of name, repo, ref, runtime, private, provider)`,
+    );
+  }
+  if (issue.path.length === 0) return [`(top level): ${issue.message}`];
+  const where = locate(data, issue.path);
+  const value = valueAt(data, issue.path);
+  if (value === undefined) return [`${where}: required field is missing (${issue.message})`];
+  return [`${where}: ${issue.message}, got ${shown(value)}`];
+}
+
+/**
+ * Parses and validates manifest text. Every problem is reported at once, each naming the file, the
+ * list, the index, the entry's name and the field, so one CI run shows everything to fix.
+ */
+export function parseManifest(text: string, file: string): Manifest {
+  let data: unknown;
+  try {
+    data = JSON.parse(stripLineComments(text));
+  } catch (err) {
+    throw new ManifestError(file, [describeJsonError(stripLineComments(text), err)]);
+  }
+  if (data === null || typeof data !== "object" || Array.isArray(data)) {
+    throw new ManifestError(file, ["(top level): expected a JSON object"]);
+  }
+
+  const problems: string[] = [];
+  // Keys starting with "_" are prose (comments, the pinning contract); anything else unknown is a typo.
+  const known = new Set<string>(["version", ...LISTS]);
+  const structural: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(data)) {
+    if (key.startsWith("_")) continue;
+    if (!known.has(key)) {
+      problems.push(
+        `${key}: unknown top-level key (expected version, ${LISTS.join(", ")}, or a "_" comment key)`,
+      );
+      continue;
+    }
+    structural[key] = value;
+  }
+
+  const result = manifestSchema.safeParse(structural);
+  if (!result.success) {
+    for (const issue of result.error.issues) problems.push(...describeIssue(structural, issue));
+  }
+
+  for (const list of LISTS) {
+    const entries = structural[list];
+    if (!Array.isArray(entries)) continue;
+    const seen = new Map<string, number>();
+    entries.forEach((entry, index) => {
+      const name = (entry as { name?: unknown } | null)?.name;
+      if (typeof name !== "string") return;
+      const first = seen.get(name);
+      if (first === undefined) seen.set(name, index);
+      else
+        problems.push(
+          `${list}[${index}] (${name}): name: duplicate of ${list}[${first}] (names must be unique within a list)`,
+        );
+    });
+  }
+
+  if (problems.length > 0 || !result.success) throw new ManifestError(file, problems);
+  return result.data;
+}
+
+/** All entries, in a stable order (list order, then manifest order). */
+export function entriesOf(manifest: Manifest): PlannedEntry[] {
+  return LISTS.flatMap((list) => manifest[list].map((entry) => ({ ...entry, list })));
+}
+
+/** The runtime id a template serves: explicit, else the name without a "-default" suffix. */
+export function runtimeOf(entry: ManifestEntry): string {
+  return entry.runtime ?? entry.name.replace(/-default$/, "");
+}

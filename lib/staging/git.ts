@@ -1,0 +1,247 @@
+/**
+ * Git I/O for the stager: fetch one pinned commit into a private bare repository and read its tree as
+ * raw blobs. Nothing here knows about manifests or staging layout.
+ */
+import { spawn } from "node:child_process";
+
+export type GitFailureKind =
+  | "missing-repo" // permanent: the repository does not exist (or is invisible to us)
+  | "missing-ref" // permanent: the commit is not in the repository
+  | "auth" // permanent: credentials missing or rejected
+  | "refused" // the server will not serve an unadvertised SHA; use the fallback fetch
+  | "transient"; // network, server error, killed process: worth retrying
+
+export class GitError extends Error {
+  constructor(
+    message: string,
+    readonly kind: GitFailureKind,
+    readonly stderr = "",
+  ) {
+    super(message);
+    this.name = "GitError";
+  }
+}
+
+/** Decides whether a failed git command is worth retrying. Unknown failures count as transient. */
+export function classifyGitFailure(stderr: string): GitFailureKind {
+  if (/does not allow request for unadvertised object/i.test(stderr)) return "refused";
+  if (/not our ref|couldn't find remote ref|no such remote ref|unable to find [0-9a-f]{40}/i.test(stderr)) {
+    return "missing-ref";
+  }
+  if (
+    /Authentication failed|could not read (Username|Password)|returned error: 40[13]\b|\b40[13] (Unauthorized|Forbidden)/i.test(
+      stderr,
+    )
+  ) {
+    return "auth";
+  }
+  if (
+    /repository '.*' not found|does not appear to be a git repository|Repository not found|returned error: 404\b/i.test(
+      stderr,
+    )
+  ) {
+    return "missing-repo";
+  }
+  return "transient";
+}
+
+/** Hides userinfo in URLs so a credential someone put in --git-base-url never reaches a log. */
+export function redactUrl(text: string): string {
+  return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^/@\s]+@/gi, "$1***@");
+}
+
+export interface GitAuth {
+  /** Base URL the token belongs to; the header is scoped to it so it never goes to another host. */
+  baseUrl: string;
+  token: string;
+}
+
+// Variables that would make git print secrets (curl traces) or act on a repository other than ours.
+const SCRUBBED_ENV =
+  /^(GIT_TRACE.*|GIT_CURL_VERBOSE|GIT_TRACE_REDACT|GIT_DIR|GIT_WORK_TREE|GIT_INDEX_FILE|GIT_OBJECT_DIRECTORY|GIT_ALTERNATE_OBJECT_DIRECTORIES|GIT_NAMESPACE|GIT_CEILING_DIRECTORIES)$/;
+
+/**
+ * The environment every git child gets. The token travels as an `http.<url>.extraHeader` set through
+ * GIT_CONFIG_COUNT/KEY/VALUE: it is then in no argv, no URL and no .git/config.
+ */
+export function gitEnv(base: NodeJS.ProcessEnv, auth?: GitAuth): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(base)) if (!SCRUBBED_ENV.test(key)) env[key] = value;
+  env.GIT_TERMINAL_PROMPT = "0"; // a prompt would hang a CI job forever
+  env.GCM_INTERACTIVE = "never";
+  env.GIT_ASKPASS = "true"; // answer any credential question with nothing instead of blocking
+  env.SSH_ASKPASS = "true";
+  env.LC_ALL = "C"; // stderr is classified by its English text
+  const config: Array<[string, string]> = [
+    ["gc.auto", "0"],
+    ["maintenance.auto", "false"],
+    ["fetch.writeCommitGraph", "false"],
+    ["protocol.version", "2"],
+  ];
+  if (auth && /^https?:\/\//.test(auth.baseUrl)) {
+    const scope = auth.baseUrl.endsWith("/") ? auth.baseUrl : `${auth.baseUrl}/`;
+    const basic = Buffer.from(`oauth2:${auth.token}`).toString("base64");
+    config.push([`http.${scope}.extraHeader`, `Authorization: Basic ${basic}`]);
+  }
+  // Append to, never replace, config the caller already passes this way.
+  const existing = Number(env.GIT_CONFIG_COUNT ?? "0") || 0;
+  config.forEach(([key, value], i) => {
+    env[`GIT_CONFIG_KEY_${existing + i}`] = key;
+    env[`GIT_CONFIG_VALUE_${existing + i}`] = value;
+  });
+  env.GIT_CONFIG_COUNT = String(existing + config.length);
+  return env;
+}
+
+export interface GitRun {
+  env: NodeJS.ProcessEnv;
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+interface GitResult {
+  stdout: Buffer;
+  stderr: string;
+}
+
+/** Runs git by name (so PATH decides which git) with argv only, never through a shell. */
+export function git(args: string[], run: GitRun, input?: string): Promise<GitResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("git", args, {
+      env: run.env,
+      stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+      signal: run.signal,
+    });
+    const out: Buffer[] = [];
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => out.push(chunk));
+    child.stderr.on("data", (chunk: Buffer) => {
+      // Keep the tail only: progress output from a big fetch can be long.
+      stderr = (stderr + chunk.toString("utf8")).slice(-16_384);
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), run.timeoutMs);
+    child.on("error", (err) => {
+      clearTimeout(timer);
+      reject(new GitError(`git ${args[0]}: ${err.message}`, "transient"));
+    });
+    child.on("close", (code, sig) => {
+      clearTimeout(timer);
+      if (code === 0) return resolve({ stdout: Buffer.concat(out), stderr });
+      const how = sig ? `was killed (${sig})` : `exited ${code}`;
+      const detail = redactUrl(stderr.trim().split("\n").slice(-3).join(" | "));
+      // A killed git (OOM killer, timeout) is the textbook transient failure.
+      const kind = sig ? "transient" : classifyGitFailure(stderr);
+      reject(new GitError(`git ${args[0]} ${how}${detail ? `: ${detail}` : ""}`, kind, stderr));
+    });
+    if (child.stdin) {
+      // git exiting early (bad object) closes its stdin; the close handler reports why.
+      child.stdin.on("error", () => {});
+      child.stdin.end(input);
+    }
+  });
+}
+
+export async function initBare(gitDir: string, run: GitRun): Promise<void> {
+  // --template= keeps hooks and sample files out: nothing but objects ever lives here.
+  await git(["init", "--bare", "--quiet", "--template=", gitDir], run);
+}
+
+async function hasCommit(gitDir: string, sha: string, run: GitRun): Promise<boolean> {
+  try {
+    await git(["--git-dir", gitDir, "cat-file", "-e", `${sha}^{commit}`], run);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function isShallow(gitDir: string, run: GitRun): Promise<boolean> {
+  const { stdout } = await git(["--git-dir", gitDir, "rev-parse", "--is-shallow-repository"], run);
+  return stdout.toString().trim() === "true";
+}
+
+export interface FetchOutcome {
+  /** Set when the server refused a fetch by SHA and branch history had to be walked. */
+  fallback?: { depth: number };
+}
+
+const FETCH = ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules"];
+
+/**
+ * Fetches exactly `sha` at depth 1. If the server refuses unadvertised SHAs, falls back to the
+ * smallest fetch that reaches it: every branch tip at depth 1, deepened geometrically until the
+ * commit appears or history is complete.
+ */
+export async function fetchCommit(
+  gitDir: string,
+  url: string,
+  sha: string,
+  run: GitRun,
+): Promise<FetchOutcome> {
+  try {
+    await git(["--git-dir", gitDir, ...FETCH, "--depth=1", url, sha], run);
+    if (await hasCommit(gitDir, sha, run)) return {};
+    throw new GitError(`fetch of ${sha} returned without the commit`, "missing-ref");
+  } catch (err) {
+    if (!(err instanceof GitError) || err.kind !== "refused") throw err;
+  }
+  const heads = "+refs/heads/*:refs/remotes/origin/*";
+  await git(["--git-dir", gitDir, ...FETCH, "--depth=1", url, heads], run);
+  let depth = 1;
+  for (let step = 16; ; step *= 4) {
+    if (await hasCommit(gitDir, sha, run)) return { fallback: { depth } };
+    if (!(await isShallow(gitDir, run))) {
+      throw new GitError(`commit ${sha} is not on any branch of the repository`, "missing-ref");
+    }
+    await git(["--git-dir", gitDir, ...FETCH, `--deepen=${step}`, url, heads], run);
+    depth += step;
+  }
+}
+
+export interface TreeEntry {
+  mode: string; // "100644" | "100755" | "120000" | "160000"
+  type: string; // "blob" | "commit"
+  oid: string;
+  path: string;
+}
+
+export async function listTree(gitDir: string, sha: string, run: GitRun): Promise<TreeEntry[]> {
+  const { stdout } = await git(["--git-dir", gitDir, "ls-tree", "-r", "-z", "--full-tree", sha], run);
+  const entries: TreeEntry[] = [];
+  for (const record of stdout.toString("utf8").split("\0")) {
+    if (!record) continue;
+    const tab = record.indexOf("\t");
+    const [mode = "", type = "", oid = ""] = record.slice(0, tab).split(" ");
+    entries.push({ mode, type, oid, path: record.slice(tab + 1) });
+  }
+  return entries;
+}
+
+export async function commitTime(gitDir: string, sha: string, run: GitRun): Promise<number> {
+  const { stdout } = await git(["--git-dir", gitDir, "show", "-s", "--format=%ct", sha], run);
+  return Number(stdout.toString().trim());
+}
+
+/**
+ * Reads blobs as raw bytes with one `cat-file --batch`. Raw bytes, not a checkout: no eol conversion,
+ * smudge filter or user config can change what is staged, which keeps the tree byte-identical everywhere.
+ */
+export async function readBlobs(gitDir: string, oids: string[], run: GitRun): Promise<Map<string, Buffer>> {
+  const unique = [...new Set(oids)];
+  const blobs = new Map<string, Buffer>();
+  if (unique.length === 0) return blobs;
+  const { stdout } = await git(["--git-dir", gitDir, "cat-file", "--batch"], run, `${unique.join("\n")}\n`);
+  let at = 0;
+  for (const oid of unique) {
+    const eol = stdout.indexOf(0x0a, at);
+    const header = stdout.subarray(at, eol).toString("utf8");
+    const [gotOid, type, size] = header.split(" ");
+    if (gotOid !== oid || type !== "blob" || size === undefined) {
+      throw new GitError(`cat-file: unexpected answer "${header}" for ${oid}`, "transient");
+    }
+    const start = eol + 1;
+    blobs.set(oid, stdout.subarray(start, start + Number(size)));
+    at = start + Number(size) + 1;
+  }
+  return blobs;
+}

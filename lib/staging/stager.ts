@@ -1,0 +1,396 @@
+/**
+ * Stages every manifest entry at its pinned commit into `<dest>/<list dir>/<name>`.
+ *
+ * What the old clone script got wrong, and what this does instead:
+ * - full serial clones (OOM-killed mid-run) -> one commit at depth 1, bounded parallelism, retries;
+ * - "skip if the directory is non-empty" (stale content after a ref bump) -> a recorded ref and digest
+ *   per entry, verified against the tree on disk every run;
+ * - token in the clone URL -> an HTTP header passed through git's environment config;
+ * - partial trees after a kill -> build beside the target, then swap it in with renames.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import pLimit from "p-limit";
+import { entriesOf, LIST_DIRS, LISTS, type ListName, type Manifest, type PlannedEntry } from "../manifest";
+import {
+  commitTime,
+  fetchCommit,
+  GitError,
+  type GitRun,
+  gitEnv,
+  initBare,
+  listTree,
+  readBlobs,
+  redactUrl,
+} from "./git";
+import type { Progress } from "./progress";
+import { checkTree, hashTree, missingRequiredFiles, TreeError, writeTree } from "./tree";
+
+/** Files each template must have at its pinned commit (the pinning contract's third rule). */
+export const REQUIRED_FILES: Record<ListName, readonly string[]> = {
+  workspace_templates: ["config.yaml"],
+  org_templates: [],
+  plugins: [],
+};
+
+export const DEFAULT_GIT_BASE_URL = "https://git.moleculesai.app";
+export const DEFAULT_GITHUB_BASE_URL = "https://github.com";
+/** Latency-bound work, but each git fetch is a few processes: 4 stays small on a 2-core, tight runner. */
+export const DEFAULT_CONCURRENCY = 4;
+const STATE_DIR = ".molecule-stage";
+
+export type Action = "fetched" | "unchanged" | "removed";
+
+export interface EntryResult {
+  list: ListName;
+  name: string;
+  ref: string | null;
+  digest: string | null;
+  action: Action;
+}
+
+export interface SkippedEntry {
+  list: ListName;
+  name: string;
+  ref: string;
+  reason: string;
+}
+
+export interface StageResult {
+  digest: string;
+  entries: EntryResult[];
+  skipped: SkippedEntry[];
+}
+
+export interface StageFailure {
+  list: ListName;
+  name: string;
+  repo: string;
+  ref: string;
+  message: string;
+}
+
+export class StageError extends Error {
+  constructor(readonly failures: StageFailure[]) {
+    super(
+      `staging failed for ${failures.length} entr${failures.length === 1 ? "y" : "ies"}:\n${failures
+        .map((f) => `  ${f.list}/${f.name} (${f.repo} @ ${f.ref}): ${f.message}`)
+        .join("\n")}`,
+    );
+    this.name = "StageError";
+  }
+}
+
+export interface StageOptions {
+  manifest: Manifest;
+  dest: string;
+  gitBaseUrl?: string;
+  githubBaseUrl?: string;
+  concurrency?: number;
+  allowMissingPrivate?: boolean;
+  /** Read-only token for the platform's git host; sent only to `gitBaseUrl`. */
+  token?: string;
+  /** Attempts per entry for transient failures. */
+  attempts?: number;
+  retryDelayMs?: number;
+  gitTimeoutMs?: number;
+  progress: Progress;
+  /** Base environment for git children. */
+  env?: NodeJS.ProcessEnv;
+}
+
+interface Marker {
+  repo: string;
+  ref: string;
+  digest: string;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const tag = () => randomBytes(4).toString("hex");
+const labelOf = (e: { list: ListName; name: string }) => `${e.list}/${e.name}`;
+
+function sourceUrl(entry: PlannedEntry, opts: StageOptions): string {
+  const base =
+    entry.provider === "github"
+      ? (opts.githubBaseUrl ?? DEFAULT_GITHUB_BASE_URL)
+      : (opts.gitBaseUrl ?? DEFAULT_GIT_BASE_URL);
+  return `${base.replace(/\/+$/, "")}/${entry.repo}.git`;
+}
+
+/** Overall digest: the entries' digests under their staged paths, order-independent. */
+export function combinedDigest(entries: Array<{ list: ListName; name: string; digest: string }>): string {
+  const lines = entries.map((e) => `${LIST_DIRS[e.list]}/${e.name}\0${e.digest}\n`).sort();
+  return `sha256:${createHash("sha256").update(lines.join("")).digest("hex")}`;
+}
+
+class Layout {
+  constructor(readonly dest: string) {}
+  listDir(list: ListName) {
+    return join(this.dest, LIST_DIRS[list]);
+  }
+  target(e: { list: ListName; name: string }) {
+    return join(this.listDir(e.list), e.name);
+  }
+  marker(e: { list: ListName; name: string }) {
+    return join(this.dest, STATE_DIR, e.list, `${e.name}.json`);
+  }
+  lock() {
+    return join(this.dest, STATE_DIR, "lock");
+  }
+}
+
+async function readMarker(path: string): Promise<Marker | undefined> {
+  try {
+    return JSON.parse(await readFile(path, "utf8")) as Marker;
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeAtomically(path: string, content: string): Promise<void> {
+  const tmp = `${path}.tmp-${tag()}`;
+  await writeFile(tmp, content);
+  await rename(tmp, path);
+}
+
+/** Moves a directory out of sight first, so a kill mid-delete never leaves half an entry at its name. */
+async function removeDir(dir: string, parent: string, name: string): Promise<void> {
+  const doomed = join(parent, `.old-${tag()}-${name}`);
+  await rename(dir, doomed);
+  await rm(doomed, { recursive: true, force: true });
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** One stager per destination; a lock left by a killed run is taken over. */
+async function acquireLock(path: string): Promise<() => Promise<void>> {
+  for (;;) {
+    try {
+      await writeFile(path, String(process.pid), { flag: "wx" });
+      return () => rm(path, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      const holder = Number((await readFile(path, "utf8").catch(() => "")).trim());
+      if (holder && holder !== process.pid && processAlive(holder)) {
+        throw new Error(`${path}: another stager (pid ${holder}) is staging into this directory`);
+      }
+      await rm(path, { force: true });
+    }
+  }
+}
+
+/**
+ * Puts the destination back in order after a killed run: half-built trees are discarded, and an entry
+ * caught between the two renames of a swap gets its previous tree back (it is re-verified afterwards).
+ */
+async function recover(layout: Layout): Promise<void> {
+  for (const list of LISTS) {
+    const dir = layout.listDir(list);
+    for (const name of await readdir(dir)) {
+      if (name.startsWith(".tmp-")) await rm(join(dir, name), { recursive: true, force: true });
+      const old = /^\.old-[0-9a-f]{8}-(.+)$/.exec(name);
+      if (!old?.[1]) continue;
+      if (existsSync(join(dir, old[1]))) await rm(join(dir, name), { recursive: true, force: true });
+      else await rename(join(dir, name), join(dir, old[1]));
+    }
+  }
+}
+
+function describeFailure(err: unknown, entry: PlannedEntry, url: string, attempts: number): string {
+  if (err instanceof GitError) {
+    const shown = redactUrl(url);
+    switch (err.kind) {
+      case "missing-repo":
+        return `repository ${shown} not found`;
+      case "missing-ref":
+        return `commit ${entry.ref} does not exist in ${entry.repo} (${err.message})`;
+      case "auth":
+        return `access to ${shown} was refused${entry.private ? " (private: is MOLECULE_GITEA_TOKEN set and allowed to read it?)" : ""}: ${err.message}`;
+      default:
+        return `gave up after ${attempts} attempt${attempts === 1 ? "" : "s"}: ${err.message}`;
+    }
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+export async function stage(opts: StageOptions): Promise<StageResult> {
+  const layout = new Layout(opts.dest);
+  const { progress } = opts;
+  const attempts = Math.max(1, opts.attempts ?? 3);
+  const retryDelayMs = opts.retryDelayMs ?? 1000;
+  const auth = opts.token
+    ? { baseUrl: opts.gitBaseUrl ?? DEFAULT_GIT_BASE_URL, token: opts.token }
+    : undefined;
+  const run: GitRun = { env: gitEnv(opts.env ?? process.env, auth), timeoutMs: opts.gitTimeoutMs ?? 600_000 };
+
+  for (const list of LISTS) {
+    // Every list directory exists, even for an empty list: a Dockerfile COPY of a missing source fails.
+    await mkdir(layout.listDir(list), { recursive: true });
+    await mkdir(join(opts.dest, STATE_DIR, list), { recursive: true });
+  }
+  const release = await acquireLock(layout.lock());
+  try {
+    await recover(layout);
+    const planned = entriesOf(opts.manifest);
+    const results: EntryResult[] = [];
+    const skipped: SkippedEntry[] = [];
+    const failures: StageFailure[] = [];
+    const limit = pLimit(Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY));
+    progress.start(planned.length);
+
+    const stageEntry = async (entry: PlannedEntry): Promise<void> => {
+      const label = labelOf(entry);
+      const started = Date.now();
+      const target = layout.target(entry);
+      const marker = await readMarker(layout.marker(entry));
+      // Warm path: no git, no network, just proof that the tree on disk is the one recorded.
+      if (marker && marker.ref === entry.ref && marker.repo === entry.repo && existsSync(target)) {
+        if ((await hashTree(target)) === marker.digest) {
+          results.push({
+            list: entry.list,
+            name: entry.name,
+            ref: entry.ref,
+            digest: marker.digest,
+            action: "unchanged",
+          });
+          progress.entryDone(label, "unchanged", Date.now() - started);
+          return;
+        }
+        progress.warn(
+          `${label}: staged tree does not match its recorded digest (edited or damaged); re-staging`,
+        );
+      }
+      if (entry.private && !opts.token) {
+        if (!opts.allowMissingPrivate) {
+          throw new Error(
+            "private entry and MOLECULE_GITEA_TOKEN is not set (or pass --allow-missing-private to skip it)",
+          );
+        }
+        // Stale content for a skipped entry must not reach an image as if it were current.
+        if (existsSync(target)) await removeDir(target, layout.listDir(entry.list), entry.name);
+        await rm(layout.marker(entry), { force: true });
+        skipped.push({
+          list: entry.list,
+          name: entry.name,
+          ref: entry.ref,
+          reason: "private entry and no token",
+        });
+        progress.warn(`${label}: skipped (private, no MOLECULE_GITEA_TOKEN; --allow-missing-private)`);
+        return;
+      }
+
+      progress.entryStarted(label);
+      const url = sourceUrl(entry, opts);
+      const work = join(layout.listDir(entry.list), `.tmp-${tag()}-${entry.name}`);
+      const gitDir = join(work, "git");
+      const tree = join(work, "tree");
+      try {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await rm(work, { recursive: true, force: true });
+            await initBare(gitDir, run);
+            const outcome = await fetchCommit(gitDir, url, entry.ref, run);
+            if (outcome.fallback) {
+              progress.warn(
+                `${label}: ${redactUrl(url)} refused a fetch by SHA; fetched branch history to depth ${outcome.fallback.depth} instead`,
+              );
+            }
+            break;
+          } catch (err) {
+            if (!(err instanceof GitError) || err.kind !== "transient" || attempt >= attempts) {
+              throw new Error(describeFailure(err, entry, url, attempt));
+            }
+            const delay = retryDelayMs * 2 ** (attempt - 1);
+            progress.note(`${label}: attempt ${attempt} failed (${err.message}); retrying in ${delay} ms`);
+            await sleep(delay);
+          }
+        }
+        const files = await listTree(gitDir, entry.ref, run);
+        const missing = missingRequiredFiles(files, REQUIRED_FILES[entry.list]);
+        if (missing.length > 0) {
+          throw new TreeError(
+            `required file${missing.length === 1 ? "" : "s"} missing at ${entry.ref}: ${missing.join(", ")}`,
+          );
+        }
+        const blobs = await readBlobs(
+          gitDir,
+          files.filter((f) => f.type === "blob").map((f) => f.oid),
+          run,
+        );
+        const links = new Map(
+          files
+            .filter((f) => f.mode === "120000")
+            .map((f) => [f.path, blobs.get(f.oid)?.toString("utf8") ?? ""]),
+        );
+        checkTree(files, links);
+        await writeTree(tree, files, blobs, await commitTime(gitDir, entry.ref, run));
+        const digest = await hashTree(tree);
+
+        if (existsSync(target)) {
+          const old = join(layout.listDir(entry.list), `.old-${tag()}-${entry.name}`);
+          await rename(target, old);
+          await rename(tree, target);
+          await rm(old, { recursive: true, force: true });
+        } else {
+          await rename(tree, target);
+        }
+        await writeAtomically(
+          layout.marker(entry),
+          `${JSON.stringify({ repo: entry.repo, ref: entry.ref, digest })}\n`,
+        );
+        results.push({ list: entry.list, name: entry.name, ref: entry.ref, digest, action: "fetched" });
+        progress.entryDone(label, "fetched", Date.now() - started);
+      } finally {
+        await rm(work, { recursive: true, force: true });
+      }
+    };
+
+    await Promise.all(
+      planned.map((entry) =>
+        limit(() =>
+          stageEntry(entry).catch((err: unknown) => {
+            const message = err instanceof Error ? err.message : String(err);
+            failures.push({ list: entry.list, name: entry.name, repo: entry.repo, ref: entry.ref, message });
+            progress.entryFailed(labelOf(entry), message);
+          }),
+        ),
+      ),
+    );
+
+    // Entries no longer in the manifest leave the tree (the old script kept them forever).
+    for (const list of LISTS) {
+      const wanted = new Set(opts.manifest[list].map((e) => e.name));
+      for (const name of (await readdir(layout.listDir(list))).sort()) {
+        if (name.startsWith(".") || wanted.has(name)) continue;
+        const marker = await readMarker(layout.marker({ list, name }));
+        await removeDir(join(layout.listDir(list), name), layout.listDir(list), name);
+        results.push({ list, name, ref: marker?.ref ?? null, digest: null, action: "removed" });
+        progress.entryDone(`${list}/${name}`, "removed", 0);
+      }
+      for (const file of await readdir(join(opts.dest, STATE_DIR, list))) {
+        if (!wanted.has(file.replace(/\.json$/, "")))
+          await rm(join(opts.dest, STATE_DIR, list, file), { force: true });
+      }
+    }
+    if (failures.length > 0) throw new StageError(failures);
+
+    const order = new Map(planned.map((e, i) => [labelOf(e), i]));
+    results.sort((a, b) => (order.get(labelOf(a)) ?? Infinity) - (order.get(labelOf(b)) ?? Infinity));
+    const staged = results.flatMap((r) =>
+      r.digest ? [{ list: r.list, name: r.name, digest: r.digest }] : [],
+    );
+    return { digest: combinedDigest(staged), entries: results, skipped };
+  } finally {
+    progress.stop();
+    await release();
+  }
+}
