@@ -114,8 +114,8 @@ export function git(args: string[], run: GitRun, input?: string): Promise<GitRes
     });
     const out: Buffer[] = [];
     let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => out.push(chunk));
-    child.stderr.on("data", (chunk: Buffer) => {
+    child.stdout?.on("data", (chunk: Buffer) => out.push(chunk));
+    child.stderr?.on("data", (chunk: Buffer) => {
       // Keep the tail only: progress output from a big fetch can be long.
       stderr = (stderr + chunk.toString("utf8")).slice(-16_384);
     });
