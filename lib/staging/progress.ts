@@ -17,21 +17,14 @@ export interface Progress {
 }
 
 export function createProgress(stream: NodeJS.WriteStream, quiet = false): Progress {
-  if (quiet) return silentProgress();
+  if (quiet) return quietProgress(stream);
   return stream.isTTY ? barProgress(stream) : lineProgress(stream);
 }
 
-function silentProgress(): Progress {
+/** Quiet drops progress, never warnings or failures: those are what someone has to act on. */
+function quietProgress(stream: NodeJS.WritableStream): Progress {
   const noop = () => {};
-  return {
-    start: noop,
-    entryStarted: noop,
-    entryDone: noop,
-    entryFailed: noop,
-    warn: noop,
-    note: noop,
-    stop: noop,
-  };
+  return { ...lineProgress(stream), start: noop, entryStarted: noop, entryDone: noop, note: noop };
 }
 
 function lineProgress(stream: NodeJS.WritableStream): Progress {

@@ -383,8 +383,10 @@ export async function stage(opts: StageOptions): Promise<StageResult> {
     }
     if (failures.length > 0) throw new StageError(failures);
 
+    // Manifest order, removed entries last: stable output for diffs and for the Command's recorded stdout.
     const order = new Map(planned.map((e, i) => [labelOf(e), i]));
-    results.sort((a, b) => (order.get(labelOf(a)) ?? Infinity) - (order.get(labelOf(b)) ?? Infinity));
+    const rank = (r: EntryResult) => order.get(labelOf(r)) ?? planned.length;
+    results.sort((a, b) => rank(a) - rank(b) || labelOf(a).localeCompare(labelOf(b)));
     const staged = results.flatMap((r) =>
       r.digest ? [{ list: r.list, name: r.name, digest: r.digest }] : [],
     );
