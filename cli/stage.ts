@@ -9,14 +9,22 @@ import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ManifestError, parseManifest } from "../lib/manifest";
+import { LockError } from "../lib/staging/lock";
 import { createProgress } from "../lib/staging/progress";
-import { DEFAULT_CONCURRENCY, DEFAULT_GIT_BASE_URL, StageError, stage } from "../lib/staging/stager";
+import {
+  DEFAULT_CONCURRENCY,
+  DEFAULT_GIT_BASE_URL,
+  DEFAULT_GITHUB_BASE_URL,
+  StageError,
+  stage,
+} from "../lib/staging/stager";
 
 const USAGE = `usage: npm run stage -- --manifest <file> --dest <dir> [options]
 
   --manifest <file>          manifest.json to stage (required)
   --dest <dir>               staging destination, e.g. .tenant-bundle-deps (required)
   --git-base-url <url>       git host; repos are <url>/<owner>/<name>.git (default ${DEFAULT_GIT_BASE_URL})
+  --github-base-url <url>    host for entries with provider "github" (default ${DEFAULT_GITHUB_BASE_URL})
   --concurrency <n>          parallel fetches (default ${DEFAULT_CONCURRENCY})
   --allow-missing-private    skip private entries when MOLECULE_GITEA_TOKEN is not set
   --attempts <n>             tries per entry for transient failures (default 3)
@@ -43,6 +51,7 @@ async function main(): Promise<number> {
         manifest: { type: "string" },
         dest: { type: "string" },
         "git-base-url": { type: "string" },
+        "github-base-url": { type: "string" },
         concurrency: { type: "string" },
         "allow-missing-private": { type: "boolean" },
         attempts: { type: "string" },
@@ -83,6 +92,7 @@ async function main(): Promise<number> {
       manifest,
       dest: resolve(v.dest),
       gitBaseUrl: v["git-base-url"] ?? DEFAULT_GIT_BASE_URL,
+      githubBaseUrl: v["github-base-url"] ?? DEFAULT_GITHUB_BASE_URL,
       concurrency,
       attempts,
       retryDelayMs,
@@ -97,9 +107,10 @@ async function main(): Promise<number> {
       process.stderr.write(`stage: ${err.message}\n`);
       return 2;
     }
-    process.stderr.write(
-      `stage: ${err instanceof StageError ? err.message : ((err as Error).stack ?? err)}\n`,
-    );
+    // Expected failures get their message; only a bug gets a stack trace.
+    const expected =
+      err instanceof StageError || err instanceof LockError || (err as NodeJS.ErrnoException).code;
+    process.stderr.write(`stage: ${expected ? (err as Error).message : ((err as Error).stack ?? err)}\n`);
     return 1;
   }
 }

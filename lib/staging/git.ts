@@ -56,9 +56,10 @@ export interface GitAuth {
   token: string;
 }
 
-// Variables that would make git print secrets (curl traces) or act on a repository other than ours.
+// Variables that would make git print secrets (curl traces) or act on a repository other than ours, and
+// the raw token itself: git gets it only as the header, and no child needs the variable.
 const SCRUBBED_ENV =
-  /^(GIT_TRACE.*|GIT_CURL_VERBOSE|GIT_TRACE_REDACT|GIT_DIR|GIT_WORK_TREE|GIT_INDEX_FILE|GIT_OBJECT_DIRECTORY|GIT_ALTERNATE_OBJECT_DIRECTORIES|GIT_NAMESPACE|GIT_CEILING_DIRECTORIES)$/;
+  /^(MOLECULE_GITEA_TOKEN|GIT_TRACE.*|GIT_CURL_VERBOSE|GIT_TRACE_REDACT|GIT_DIR|GIT_WORK_TREE|GIT_INDEX_FILE|GIT_OBJECT_DIRECTORY|GIT_ALTERNATE_OBJECT_DIRECTORIES|GIT_NAMESPACE|GIT_CEILING_DIRECTORIES)$/;
 
 /**
  * The environment every git child gets. The token travels as an `http.<url>.extraHeader` set through
@@ -106,6 +107,8 @@ interface GitResult {
 
 /** Runs git by name (so PATH decides which git) with argv only, never through a shell. */
 export function git(args: string[], run: GitRun, input?: string): Promise<GitResult> {
+  // Name the subcommand in errors, not the leading "--git-dir <dir>".
+  const command = `git ${args[0] === "--git-dir" ? args[2] : args[0]}`;
   return new Promise((resolve, reject) => {
     const child = spawn("git", args, {
       env: run.env,
@@ -122,7 +125,7 @@ export function git(args: string[], run: GitRun, input?: string): Promise<GitRes
     const timer = setTimeout(() => child.kill("SIGKILL"), run.timeoutMs);
     child.on("error", (err) => {
       clearTimeout(timer);
-      reject(new GitError(`git ${args[0]}: ${err.message}`, "transient"));
+      reject(new GitError(`${command}: ${err.message}`, "transient"));
     });
     child.on("close", (code, sig) => {
       clearTimeout(timer);
@@ -131,7 +134,7 @@ export function git(args: string[], run: GitRun, input?: string): Promise<GitRes
       const detail = redactUrl(stderr.trim().split("\n").slice(-3).join(" | "));
       // A killed git (OOM killer, timeout) is the textbook transient failure.
       const kind = sig ? "transient" : classifyGitFailure(stderr);
-      reject(new GitError(`git ${args[0]} ${how}${detail ? `: ${detail}` : ""}`, kind, stderr));
+      reject(new GitError(`${command} ${how}${detail ? `: ${detail}` : ""}`, kind, stderr));
     });
     if (child.stdin) {
       // git exiting early (bad object) closes its stdin; the close handler reports why.
@@ -169,7 +172,7 @@ const FETCH = ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-r
 
 /**
  * Fetches exactly `sha` at depth 1. If the server refuses unadvertised SHAs, falls back to the
- * smallest fetch that reaches it: every branch tip at depth 1, deepened geometrically until the
+ * smallest fetch that reaches it: every branch and tag tip at depth 1, deepened geometrically until the
  * commit appears or history is complete.
  */
 export async function fetchCommit(
@@ -179,21 +182,22 @@ export async function fetchCommit(
   run: GitRun,
 ): Promise<FetchOutcome> {
   try {
+    // A fetch by SHA fails outright when the commit is absent, so success needs no second check.
     await git(["--git-dir", gitDir, ...FETCH, "--depth=1", url, sha], run);
-    if (await hasCommit(gitDir, sha, run)) return {};
-    throw new GitError(`fetch of ${sha} returned without the commit`, "missing-ref");
+    return {};
   } catch (err) {
     if (!(err instanceof GitError) || err.kind !== "refused") throw err;
   }
-  const heads = "+refs/heads/*:refs/remotes/origin/*";
-  await git(["--git-dir", gitDir, ...FETCH, "--depth=1", url, heads], run);
+  // Branches and tags: a pin may be reachable only from a release tag.
+  const refs = ["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"];
+  await git(["--git-dir", gitDir, ...FETCH, "--depth=1", url, ...refs], run);
   let depth = 1;
   for (let step = 16; ; step *= 4) {
     if (await hasCommit(gitDir, sha, run)) return { fallback: { depth } };
     if (!(await isShallow(gitDir, run))) {
       throw new GitError(`commit ${sha} is not on any branch of the repository`, "missing-ref");
     }
-    await git(["--git-dir", gitDir, ...FETCH, `--deepen=${step}`, url, heads], run);
+    await git(["--git-dir", gitDir, ...FETCH, `--deepen=${step}`, url, ...refs], run);
     depth += step;
   }
 }
@@ -217,31 +221,45 @@ export async function listTree(gitDir: string, sha: string, run: GitRun): Promis
   return entries;
 }
 
-export async function commitTime(gitDir: string, sha: string, run: GitRun): Promise<number> {
-  const { stdout } = await git(["--git-dir", gitDir, "show", "-s", "--format=%ct", sha], run);
-  return Number(stdout.toString().trim());
+export interface CommitContents {
+  /** Committer time (seconds): the staged files' mtime, so it is the same on every machine. */
+  time: number;
+  blobs: Map<string, Buffer>;
 }
 
 /**
- * Reads blobs as raw bytes with one `cat-file --batch`. Raw bytes, not a checkout: no eol conversion,
- * smudge filter or user config can change what is staged, which keeps the tree byte-identical everywhere.
+ * Reads the commit and its blobs as raw bytes with one `cat-file --batch` (each git process costs a
+ * fork of this one). Raw bytes, not a checkout: no eol conversion, smudge filter or user config can
+ * change what is staged, which keeps the tree byte-identical everywhere.
  */
-export async function readBlobs(gitDir: string, oids: string[], run: GitRun): Promise<Map<string, Buffer>> {
+export async function readCommit(
+  gitDir: string,
+  sha: string,
+  oids: string[],
+  run: GitRun,
+): Promise<CommitContents> {
   const unique = [...new Set(oids)];
-  const blobs = new Map<string, Buffer>();
-  if (unique.length === 0) return blobs;
-  const { stdout } = await git(["--git-dir", gitDir, "cat-file", "--batch"], run, `${unique.join("\n")}\n`);
+  const { stdout } = await git(
+    ["--git-dir", gitDir, "cat-file", "--batch"],
+    run,
+    `${[sha, ...unique].join("\n")}\n`,
+  );
   let at = 0;
-  for (const oid of unique) {
+  const next = (oid: string, expected: string): Buffer => {
     const eol = stdout.indexOf(0x0a, at);
     const header = stdout.subarray(at, eol).toString("utf8");
     const [gotOid, type, size] = header.split(" ");
-    if (gotOid !== oid || type !== "blob" || size === undefined) {
+    if (gotOid !== oid || type !== expected || size === undefined) {
       throw new GitError(`cat-file: unexpected answer "${header}" for ${oid}`, "transient");
     }
     const start = eol + 1;
-    blobs.set(oid, stdout.subarray(start, start + Number(size)));
     at = start + Number(size) + 1;
-  }
-  return blobs;
+    return stdout.subarray(start, start + Number(size));
+  };
+  const commit = next(sha, "commit").toString("utf8");
+  const time = Number(/^committer .* (\d+) [+-]\d{4}$/m.exec(commit)?.[1]);
+  if (!Number.isFinite(time)) throw new GitError(`commit ${sha}: no committer time`, "transient");
+  const blobs = new Map<string, Buffer>();
+  for (const oid of unique) blobs.set(oid, next(oid, "blob"));
+  return { time, blobs };
 }

@@ -10,23 +10,14 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import pLimit from "p-limit";
 import { entriesOf, LIST_DIRS, LISTS, type ListName, type Manifest, type PlannedEntry } from "../manifest";
-import {
-  commitTime,
-  fetchCommit,
-  GitError,
-  type GitRun,
-  gitEnv,
-  initBare,
-  listTree,
-  readBlobs,
-  redactUrl,
-} from "./git";
+import { fetchCommit, GitError, type GitRun, gitEnv, initBare, listTree, readCommit, redactUrl } from "./git";
+import { acquireLock } from "./lock";
 import type { Progress } from "./progress";
-import { checkTree, hashTree, missingRequiredFiles, TreeError, writeTree } from "./tree";
+import { checkTree, DIR_MODE, hashTree, missingRequiredFiles, TreeError, writeTree } from "./tree";
 
 /** Files each template must have at its pinned commit (the pinning contract's third rule). */
 export const REQUIRED_FILES: Record<ListName, readonly string[]> = {
@@ -162,32 +153,6 @@ async function removeDir(dir: string, parent: string, name: string): Promise<voi
   await rm(doomed, { recursive: true, force: true });
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-/** One stager per destination; a lock left by a killed run is taken over. */
-async function acquireLock(path: string): Promise<() => Promise<void>> {
-  for (;;) {
-    try {
-      await writeFile(path, String(process.pid), { flag: "wx" });
-      return () => rm(path, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      const holder = Number((await readFile(path, "utf8").catch(() => "")).trim());
-      if (holder && holder !== process.pid && processAlive(holder)) {
-        throw new Error(`${path}: another stager (pid ${holder}) is staging into this directory`);
-      }
-      await rm(path, { force: true });
-    }
-  }
-}
-
 /**
  * Puts the destination back in order after a killed run: half-built trees are discarded, and an entry
  * caught between the two renames of a swap gets its previous tree back (it is re-verified afterwards).
@@ -235,9 +200,11 @@ export async function stage(opts: StageOptions): Promise<StageResult> {
   for (const list of LISTS) {
     // Every list directory exists, even for an empty list: a Dockerfile COPY of a missing source fails.
     await mkdir(layout.listDir(list), { recursive: true });
+    // The list directories are COPY sources: their mode reaches the image, so the umask must not decide it.
+    await chmod(layout.listDir(list), DIR_MODE);
     await mkdir(join(opts.dest, STATE_DIR, list), { recursive: true });
   }
-  const release = await acquireLock(layout.lock());
+  const release = acquireLock(layout.lock());
   try {
     await recover(layout);
     const planned = entriesOf(opts.manifest);
@@ -254,7 +221,7 @@ export async function stage(opts: StageOptions): Promise<StageResult> {
       const marker = await readMarker(layout.marker(entry));
       // Warm path: no git, no network, just proof that the tree on disk is the one recorded.
       if (marker && marker.ref === entry.ref && marker.repo === entry.repo && existsSync(target)) {
-        if ((await hashTree(target)) === marker.digest) {
+        if (hashTree(target) === marker.digest) {
           results.push({
             list: entry.list,
             name: entry.name,
@@ -321,8 +288,9 @@ export async function stage(opts: StageOptions): Promise<StageResult> {
             `required file${missing.length === 1 ? "" : "s"} missing at ${entry.ref}: ${missing.join(", ")}`,
           );
         }
-        const blobs = await readBlobs(
+        const { time, blobs } = await readCommit(
           gitDir,
+          entry.ref,
           files.filter((f) => f.type === "blob").map((f) => f.oid),
           run,
         );
@@ -332,8 +300,8 @@ export async function stage(opts: StageOptions): Promise<StageResult> {
             .map((f) => [f.path, blobs.get(f.oid)?.toString("utf8") ?? ""]),
         );
         checkTree(files, links);
-        await writeTree(tree, files, blobs, await commitTime(gitDir, entry.ref, run));
-        const digest = await hashTree(tree);
+        writeTree(tree, files, blobs, time);
+        const digest = hashTree(tree);
 
         if (existsSync(target)) {
           const old = join(layout.listDir(entry.list), `.old-${tag()}-${entry.name}`);
@@ -393,6 +361,6 @@ export async function stage(opts: StageOptions): Promise<StageResult> {
     return { digest: combinedDigest(staged), entries: results, skipped };
   } finally {
     progress.stop();
-    await release();
+    release();
   }
 }

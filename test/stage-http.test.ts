@@ -1,0 +1,478 @@
+// The stager CLI against the loopback git smart-HTTP server: what file:// cannot show (request
+// counts, auth headers, servers that refuse SHA wants, fail, or die) plus secrets and the
+// concurrency bound. Real `tsx cli/stage.ts` children, real git, no mocks.
+
+import { mkdir, readFile, readlink } from "node:fs/promises";
+import path from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import {
+  createLongHistoryRepo,
+  createRepo,
+  type LongHistoryRepo,
+  makeTempDir,
+  type RepoFixture,
+  removeDir,
+  runGit,
+} from "./support/git-fixtures";
+import { type GitHttpServer, type GitHttpServerOptions, startGitHttpServer } from "./support/git-http-server";
+import {
+  allPaths,
+  createGitWrapper,
+  diffAgainstCommit,
+  entryDir,
+  killLiveStages,
+  leftovers,
+  type ManifestSpec,
+  maxOverlap,
+  type OutputEntry,
+  outputOf,
+  runStage,
+  type StageOptions,
+  type StageRun,
+  snapshot,
+  startStage,
+  waitFor,
+  writeManifest,
+} from "./support/stage-cli";
+import {
+  createPlugin,
+  createTemplateSet,
+  manifestOf,
+  type Template,
+  type TemplateSet,
+} from "./support/stage-fixtures";
+
+const MISSING_SHA = "0123456789abcdef0123456789abcdef01234567";
+/** Distinctive, so a hit anywhere is unambiguous. */
+const TOKEN = "tok-Zq8yX3v1-secret-7c1e9d";
+
+let root: string;
+let scratch: string;
+let set: TemplateSet;
+let long: LongHistoryRepo;
+/** Six plain plugins: enough entries for concurrency and mid-run failures to be visible. */
+let many: Template[];
+let secret: Template;
+/** shas[1] is reachable only from tag v2 (not a tip); main points at shas[0]. */
+let tagged: RepoFixture;
+let dirs = 0;
+const cleanups: Array<() => Promise<void>> = [];
+
+beforeAll(async () => {
+  root = await makeTempDir("stage-http-repos-");
+  scratch = await makeTempDir("stage-http-work-");
+  set = await createTemplateSet(root);
+  long = await createLongHistoryRepo(root, "acme/long", { commits: 1000 });
+  many = [];
+  for (let i = 1; i <= 6; i++) many.push(await createPlugin(root, `plug-${i}`));
+  secret = { ...(await createPlugin(root, "secret-tpl")), private: true };
+  tagged = await createRepo(root, "acme/tagged", [
+    { files: { "plugin.yaml": "v0\n" } },
+    { files: { "plugin.yaml": "v1\n" } },
+    { files: { "plugin.yaml": "v2\n" } },
+  ]);
+  await runGit(["--git-dir", tagged.dir, "update-ref", "refs/tags/v2", tagged.shas[2] ?? ""]);
+  await runGit(["--git-dir", tagged.dir, "update-ref", "refs/heads/main", tagged.shas[0] ?? ""]);
+});
+
+afterEach(async () => {
+  await killLiveStages();
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+afterAll(async () => {
+  await Promise.all([root, scratch].filter(Boolean).map(removeDir));
+});
+
+async function serve(opts: Omit<GitHttpServerOptions, "root"> = {}): Promise<GitHttpServer> {
+  const server = await startGitHttpServer({ root, ...opts });
+  cleanups.push(() => server.close());
+  return server;
+}
+
+async function freshDir(label: string): Promise<string> {
+  const dir = path.join(scratch, `${++dirs}-${label}`);
+  await mkdir(dir, { recursive: true });
+  return dir;
+}
+
+function stageArgs(file: string, dest: string, baseUrl: string, extra: string[] = []): string[] {
+  return ["--manifest", file, "--dest", dest, "--git-base-url", baseUrl, "--retry-delay-ms", "50", ...extra];
+}
+
+async function stage(
+  dest: string,
+  manifest: ManifestSpec,
+  baseUrl: string,
+  opts: StageOptions & { args?: string[] } = {},
+): Promise<StageRun> {
+  const file = await writeManifest(`${dest}.manifest-${++dirs}.json`, manifest);
+  return runStage(stageArgs(file, dest, baseUrl, opts.args), opts);
+}
+
+const labelOf = (t: { list: string; name: string }) => `${t.list}/${t.name}`;
+const dirOf = (dest: string, t: Template) => entryDir(dest, t.list, t.name);
+const byLabel = (entries: OutputEntry[]) => Object.fromEntries(entries.map((e) => [labelOf(e), e]));
+const requestsFor = (server: GitHttpServer, repo: string) =>
+  server.requests.filter((q) => q.path.startsWith(`/${repo}.git/`));
+
+describe("over HTTP", () => {
+  it("stages the same trees and digests as file://; a warm run then makes no request and runs no git", async () => {
+    const server = await serve();
+    const dir = await freshDir("http");
+    const dest = path.join(dir, "deps");
+    const git = await createGitWrapper(path.join(dir, "wrapper"));
+    const manifest = manifestOf(set.all, "a");
+
+    const out = outputOf(await stage(dest, manifest, server.url, { pathPrefix: git.binDir }));
+    expect(out.entries.map((e) => e.action)).toEqual(set.all.map(() => "fetched"));
+    for (const t of set.all)
+      expect(await diffAgainstCommit(dirOf(dest, t), t.fixture.dir, t.a), labelOf(t)).toEqual([]);
+    expect((await allPaths(dest)).filter((p) => path.basename(p) === ".git")).toEqual([]);
+    // Protocol v2 fetches of single commits, all answered.
+    expect(server.requests.length).toBeGreaterThan(0);
+    expect(server.requests.every((q) => q.status === 200 && q.gitProtocol === "version=2")).toBe(true);
+    for (const t of set.all) expect(requestsFor(server, t.repo).length, t.repo).toBeGreaterThan(0);
+
+    // The source does not change what is staged: same digests as a file:// stage.
+    const local = outputOf(await stage(path.join(dir, "local"), manifest, `file://${root}`));
+    expect(out.digest).toBe(local.digest);
+    expect(out.entries).toEqual(local.entries);
+
+    server.resetStats();
+    await git.clear();
+    const warm = outputOf(await stage(dest, manifest, server.url, { pathPrefix: git.binDir }));
+    expect(warm.entries.map((e) => e.action)).toEqual(set.all.map(() => "unchanged"));
+    expect(warm.digest).toBe(out.digest);
+    expect(server.requests).toEqual([]);
+    expect(await git.calls()).toEqual([]);
+  });
+
+  it("a missing SHA and a missing repo fail after exactly one attempt, named; the rest is staged", async () => {
+    const server = await serve();
+    const dest = path.join(await freshDir("missing"), "deps");
+    const manifest = manifestOf([set.alpha, set.extra], "a");
+    manifest.plugins?.push(
+      { name: "ghost-sha", repo: set.plugDev.repo, ref: MISSING_SHA },
+      { name: "ghost-repo", repo: "acme/does-not-exist", ref: set.extra.a },
+    );
+    const run = await stage(dest, manifest, server.url);
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stderr).toContain(
+      `plugins/ghost-sha (acme/plugin-dev @ ${MISSING_SHA}): commit ${MISSING_SHA} does not exist in acme/plugin-dev`,
+    );
+    expect(run.stderr).toContain(
+      `plugins/ghost-repo (acme/does-not-exist @ ${set.extra.a}): repository ${server.url}/acme/does-not-exist.git not found`,
+    );
+    expect(run.stderr).not.toMatch(/retrying/);
+
+    // One attempt each, from the server's side: one ref advertisement, and for the SHA one fetch.
+    const ghostRepo = requestsFor(server, "acme/does-not-exist");
+    expect(ghostRepo.map((q) => `${q.method} ${q.status}`)).toEqual(["GET 404"]);
+    const ghostSha = requestsFor(server, set.plugDev.repo);
+    expect(ghostSha.filter((q) => q.method === "GET")).toHaveLength(1);
+    expect(ghostSha.filter((q) => q.method === "POST")).toHaveLength(1);
+
+    for (const t of [set.alpha, set.extra]) {
+      expect(await diffAgainstCommit(dirOf(dest, t), t.fixture.dir, t.a), labelOf(t)).toEqual([]);
+    }
+    expect(await leftovers(dest)).toEqual([]);
+  });
+});
+
+describe("a server that refuses to serve unadvertised SHAs (protocol v0)", () => {
+  it("stages a commit hundreds of commits below the branch tip through the fallback, saying so", async () => {
+    const server = await serve({ refuseShaWants: true });
+    const dest = path.join(await freshDir("refuse"), "deps");
+    // 400 commits below the tip: neither advertised nor within the first deepening steps.
+    const index = long.shas.length - 401;
+    const sha = long.shas[index] ?? "";
+    const run = await stage(
+      dest,
+      { workspace_templates: [{ name: "long", repo: "acme/long", ref: sha }] },
+      server.url,
+    );
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(
+      /warning: workspace_templates\/long: \S+acme\/long\.git refused a fetch by SHA/,
+    );
+    const staged = path.join(dest, "workspace-configs-templates", "long");
+    expect(await diffAgainstCommit(staged, long.dir, sha)).toEqual([]);
+    expect(await readFile(path.join(staged, "CHANGELOG.md"), "utf8")).toBe(
+      `# Changelog\n\nrevision ${index}\n`,
+    );
+    expect(outputOf(run).entries[0]).toMatchObject({ ref: sha, action: "fetched" });
+  });
+
+  // BUG (documented, see report): the fallback fetches branch heads only, so a pinned commit
+  // that exists in the repository but is reachable only from a tag is reported as missing.
+  // The same pin stages fine from a protocol v2 server (checked first, as the control).
+  it("stages a commit that is reachable only from a tag, as it does over protocol v2", async () => {
+    const sha = tagged.shas[1] ?? "";
+    const manifest = { plugins: [{ name: "tagged", repo: "acme/tagged", ref: sha }] };
+    const v2 = await serve();
+    const control = await stage(path.join(await freshDir("tag-v2"), "deps"), manifest, v2.url);
+    expect(control.code, control.stderr).toBe(0);
+
+    const server = await serve({ refuseShaWants: true });
+    const dest = path.join(await freshDir("tag-v0"), "deps");
+    const run = await stage(dest, manifest, server.url);
+    expect(run.code, run.stderr).toBe(0);
+    expect(await diffAgainstCommit(path.join(dest, "plugins", "tagged"), tagged.dir, sha)).toEqual([]);
+  });
+
+  it("a SHA that exists nowhere fails cleanly (exit 1, named) after a bounded number of requests", async () => {
+    const server = await serve({ refuseShaWants: true });
+    const dest = path.join(await freshDir("refuse-missing"), "deps");
+    const run = await stage(
+      dest,
+      { plugins: [{ name: "long", repo: "acme/long", ref: MISSING_SHA }] },
+      server.url,
+    );
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stderr).toContain(`plugins/long (acme/long @ ${MISSING_SHA}): commit ${MISSING_SHA}`);
+    // Geometric deepening over 1,000 commits ends after a handful of rounds, not in a loop.
+    expect(server.requests.length).toBeLessThan(30);
+    await expect(readFile(path.join(dest, "plugins", "long", "CHANGELOG.md"))).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe("transient failures", () => {
+  it("retries a repo whose first requests fail with 500, noting each retry, and succeeds", async () => {
+    let seen = 0;
+    const server = await serve({
+      // The first two requests for this repo fail: attempts 1 and 2 die on their first request.
+      failRequests: ({ path: p }) =>
+        p.startsWith(`/${set.extra.repo}.git/`) && ++seen <= 2 ? 500 : undefined,
+    });
+    const dest = path.join(await freshDir("flaky"), "deps");
+    const run = await stage(dest, manifestOf([set.extra, set.plugDev], "a"), server.url);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/plugins\/extra-tools: attempt 1 failed \(.*500.*\); retrying in 50 ms/);
+    expect(run.stderr).toMatch(/plugins\/extra-tools: attempt 2 failed \(.*500.*\); retrying in 100 ms/);
+    expect(run.stderr).not.toMatch(/attempt 3 failed/);
+    expect(byLabel(outputOf(run).entries)["plugins/extra-tools"]?.action).toBe("fetched");
+    expect(await diffAgainstCommit(dirOf(dest, set.extra), set.extra.fixture.dir, set.extra.a)).toEqual([]);
+    expect(
+      requestsFor(server, set.extra.repo)
+        .map((q) => q.status)
+        .slice(0, 3),
+    ).toEqual([500, 500, 200]);
+  });
+
+  it("gives up after --attempts tries of a persistent 500, naming the entry", async () => {
+    const server = await serve({
+      failRequests: ({ path: p }) => (p.startsWith(`/${set.extra.repo}.git/`) ? 500 : undefined),
+    });
+    const dest = path.join(await freshDir("down"), "deps");
+    const run = await stage(dest, manifestOf([set.extra, set.plugDev], "a"), server.url, {
+      args: ["--attempts", "2"],
+    });
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stderr).toMatch(
+      /plugins\/extra-tools \(acme\/extra-tools @ [0-9a-f]{40}\): gave up after 2 attempts: .*500/,
+    );
+    expect(requestsFor(server, set.extra.repo)).toHaveLength(2);
+    expect(await diffAgainstCommit(dirOf(dest, set.plugDev), set.plugDev.fixture.dir, set.plugDev.a)).toEqual(
+      [],
+    );
+  });
+
+  it("a server dying mid-run fails the run cleanly, keeps earlier entries intact, and a later run succeeds", async () => {
+    const server = await serve();
+    const dest = path.join(await freshDir("dies"), "deps");
+    const versionA = outputOf(await stage(dest, manifestOf(many, "a"), server.url));
+    const snapshotsA = new Map<string, string[]>();
+    for (const t of many) snapshotsA.set(t.name, await snapshot(dirOf(dest, t)));
+
+    // Version B, one entry at a time over a slow link; the server dies after the first one lands.
+    server.options.latencyMs = 150;
+    const file = await writeManifest(path.join(path.dirname(dest), "b.json"), manifestOf(many, "b"));
+    const proc = startStage(stageArgs(file, dest, server.url, ["--concurrency", "1"]));
+    await waitFor(() => /fetched plugins\//.test(proc.stderr()));
+    await server.kill();
+    const run = await proc.done;
+
+    expect(run.code, run.stderr).toBe(1);
+    const fetched = [...run.stderr.matchAll(/fetched plugins\/(\S+)/g)].map((m) => m[1]);
+    expect(fetched.length).toBeGreaterThanOrEqual(1);
+    expect(fetched.length).toBeLessThan(many.length);
+    // Every entry not fetched is named as failed, with git's reason after the retries.
+    const failed = many.filter((t) => !fetched.includes(t.name));
+    for (const t of failed) {
+      expect(run.stderr).toMatch(
+        new RegExp(`plugins/${t.name} \\(${t.repo} @ ${t.b}\\): gave up after 3 attempts: git`),
+      );
+    }
+    expect(run.stderr).toMatch(
+      /Failed to connect|Connection refused|Empty reply|transfer closed|Recv failure/i,
+    );
+
+    // Entries not re-staged still hold version A, complete and with their recorded digest.
+    for (const t of many) {
+      const dir = dirOf(dest, t);
+      if (fetched.includes(t.name))
+        expect(await diffAgainstCommit(dir, t.fixture.dir, t.b), t.name).toEqual([]);
+      else expect(await snapshot(dir), t.name).toEqual(snapshotsA.get(t.name));
+    }
+    expect(await leftovers(dest)).toEqual([]);
+
+    server.options.latencyMs = 0;
+    await server.start();
+    const again = outputOf(await runStage(stageArgs(file, dest, server.url)));
+    for (const t of many) {
+      const e = byLabel(again.entries)[labelOf(t)];
+      expect(e?.action, t.name).toBe(fetched.includes(t.name) ? "unchanged" : "fetched");
+      expect(await diffAgainstCommit(dirOf(dest, t), t.fixture.dir, t.b), t.name).toEqual([]);
+    }
+    expect(again.digest).not.toBe(versionA.digest);
+  });
+});
+
+describe("secrets", () => {
+  const forms = [
+    TOKEN,
+    Buffer.from(`oauth2:${TOKEN}`).toString("base64"),
+    Buffer.from(TOKEN).toString("base64"),
+    Buffer.from(`x-access-token:${TOKEN}`).toString("base64"),
+  ];
+  const leaks = (text: string) => forms.filter((f) => text.includes(f));
+
+  async function filesUnder(dir: string): Promise<string> {
+    let all = "";
+    for (const p of await allPaths(dir)) {
+      const abs = path.join(dir, p);
+      all += `${p}\n${await readFile(abs, "latin1").catch(async () => readlink(abs).catch(() => ""))}\n`;
+    }
+    return all;
+  }
+
+  it("the token reaches the server as an Authorization header only: not in argv, output or any file", async () => {
+    const server = await serve({ requireToken: TOKEN, privateRepos: [secret.repo] });
+    const dir = await freshDir("token");
+    const dest = path.join(dir, "deps");
+    const git = await createGitWrapper(path.join(dir, "wrapper"));
+    const run = await stage(dest, manifestOf([secret, set.extra], "a"), server.url, {
+      env: { MOLECULE_GITEA_TOKEN: TOKEN },
+      pathPrefix: git.binDir,
+    });
+    expect(run.code, run.stderr).toBe(0);
+    expect(await diffAgainstCommit(dirOf(dest, secret), secret.fixture.dir, secret.a)).toEqual([]);
+
+    // Used: every request for the private repo carried it, and the server accepted them all.
+    const priv = requestsFor(server, secret.repo);
+    expect(priv.length).toBeGreaterThan(0);
+    for (const q of priv) {
+      expect(q.status).toBe(200);
+      expect(q.authorization).toBe(`Basic ${Buffer.from(`oauth2:${TOKEN}`).toString("base64")}`);
+    }
+
+    // Never in any git argv; it travelled in git's environment config instead.
+    const calls = await git.calls();
+    expect(calls.length).toBeGreaterThan(0);
+    expect(calls.flatMap((c) => leaks(c.argv.join(" ")))).toEqual([]);
+    const fetches = calls.filter((c) => c.argv.includes("fetch"));
+    expect(fetches.length).toBeGreaterThan(0);
+    for (const c of fetches) {
+      expect(
+        Object.entries(c.env).some(
+          ([k, v]) => k.startsWith("GIT_CONFIG_VALUE_") && v.startsWith("Authorization: "),
+        ),
+      ).toBe(true);
+    }
+    // Not in any repository config git wrote, not in the output, not in any file under dest.
+    expect(leaks(await git.configs())).toEqual([]);
+    expect(leaks(run.stdout)).toEqual([]);
+    expect(leaks(run.stderr)).toEqual([]);
+    const files = await filesUnder(dest);
+    expect(files).toContain("plugin: secret-tpl");
+    expect(leaks(files)).toEqual([]);
+  });
+
+  it("a rejected token is an auth failure: one attempt, a hint about MOLECULE_GITEA_TOKEN, no echo of it", async () => {
+    const server = await serve({ requireToken: TOKEN, privateRepos: [secret.repo] });
+    const dir = await freshDir("badtoken");
+    const git = await createGitWrapper(path.join(dir, "wrapper"));
+    const wrong = "tok-WRONG-4d1f0a";
+    const run = await stage(path.join(dir, "deps"), manifestOf([secret], "a"), server.url, {
+      env: { MOLECULE_GITEA_TOKEN: wrong },
+      pathPrefix: git.binDir,
+    });
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stderr).toMatch(
+      /plugins\/secret-tpl \(acme\/secret-tpl @ [0-9a-f]{40}\): access to .* was refused.*MOLECULE_GITEA_TOKEN/,
+    );
+    expect(run.stderr).not.toMatch(/retrying/);
+    // One fetch; git itself asks twice within it (header, then an empty credential helper answer).
+    expect((await git.calls()).filter((c) => c.argv.includes("fetch"))).toHaveLength(1);
+    expect(requestsFor(server, secret.repo).every((q) => q.status === 401)).toBe(true);
+    expect(run.stderr + run.stdout).not.toContain(wrong);
+  });
+
+  it("without the token a private entry fails naming MOLECULE_GITEA_TOKEN; --allow-missing-private skips it", async () => {
+    const server = await serve({ requireToken: TOKEN, privateRepos: [secret.repo] });
+    const dir = await freshDir("notoken");
+    const manifest = manifestOf([secret, set.extra], "a");
+
+    const failed = await stage(path.join(dir, "strict"), manifest, server.url);
+    expect(failed.code, failed.stderr).toBe(1);
+    expect(failed.stderr).toMatch(
+      /plugins\/secret-tpl \(acme\/secret-tpl @ [0-9a-f]{40}\): .*MOLECULE_GITEA_TOKEN/,
+    );
+    expect(
+      await diffAgainstCommit(dirOf(path.join(dir, "strict"), set.extra), set.extra.fixture.dir, set.extra.a),
+    ).toEqual([]);
+    // Known to be hopeless, so not even attempted.
+    expect(requestsFor(server, secret.repo)).toEqual([]);
+
+    const dest = path.join(dir, "lenient");
+    const run = await stage(dest, manifest, server.url, { args: ["--allow-missing-private"] });
+    expect(run.code, run.stderr).toBe(0);
+    const out = outputOf(run);
+    expect(out.skipped).toEqual([
+      { list: "plugins", name: "secret-tpl", ref: secret.a, reason: expect.any(String) },
+    ]);
+    expect(out.entries.map(labelOf)).toEqual(["plugins/extra-tools"]);
+    expect(run.stderr).toMatch(/warning: plugins\/secret-tpl: skipped/);
+    expect(await allPaths(path.join(dest, "plugins"))).not.toContain("secret-tpl");
+    expect(requestsFor(server, secret.repo)).toEqual([]);
+  });
+
+  it("credentials in --git-base-url never appear in errors (missing repo, or retried 500s)", async () => {
+    const server = await serve({
+      failRequests: ({ path: p }) => (p.startsWith("/flaky/") ? 500 : undefined),
+    });
+    const dir = await freshDir("userinfo");
+    const secretUrl = (prefix: string) => `http://ci-user:pw-S3cr3t-81f2@127.0.0.1:${server.port}/${prefix}`;
+    for (const prefix of ["broken", "flaky"]) {
+      const run = await stage(path.join(dir, prefix), manifestOf([set.extra], "a"), secretUrl(prefix), {
+        args: ["--attempts", "2"],
+      });
+      expect(run.code, run.stderr).toBe(1);
+      // The URL is shown (so the check is meaningful), with its userinfo masked.
+      expect(run.stderr).toContain(`127.0.0.1:${server.port}/${prefix}/acme/extra-tools.git`);
+      expect(run.stderr + run.stdout).not.toContain("pw-S3cr3t-81f2");
+    }
+    expect(server.requests.some((q) => q.path.startsWith("/broken/") && q.status === 404)).toBe(true);
+    expect(server.requests.some((q) => q.path.startsWith("/flaky/") && q.status === 500)).toBe(true);
+  });
+});
+
+describe("concurrency", () => {
+  it("never runs more than --concurrency git processes at once", async () => {
+    // Latency makes every fetch long enough for overlaps to be visible in the wrapper's log.
+    const server = await serve({ latencyMs: 100 });
+    const dir = await freshDir("concurrency");
+    const git = await createGitWrapper(path.join(dir, "wrapper"));
+    const run = await stage(path.join(dir, "deps"), manifestOf(many, "a"), server.url, {
+      pathPrefix: git.binDir,
+      args: ["--concurrency", "2"],
+    });
+    expect(run.code, run.stderr).toBe(0);
+    const calls = await git.calls();
+    expect(calls.filter((c) => c.argv.includes("fetch"))).toHaveLength(many.length);
+    expect(calls.every((c) => c.endMs !== undefined)).toBe(true);
+    // Exactly 2: never more, and the bound is actually used (the run is parallel at all).
+    expect(maxOverlap(calls)).toBe(2);
+  });
+});
