@@ -3,6 +3,8 @@
  * raw blobs. Nothing here knows about manifests or staging layout.
  */
 import { spawn } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 
 export type GitFailureKind =
   | "missing-repo" // permanent: the repository does not exist (or is invisible to us)
@@ -78,6 +80,9 @@ export function gitEnv(base: NodeJS.ProcessEnv, auth?: GitAuth): NodeJS.ProcessE
     ["maintenance.auto", "false"],
     ["fetch.writeCommitGraph", "false"],
     ["protocol.version", "2"],
+    // Keep a fetched pack as one file: exploding a small pack into loose objects is a file per object.
+    ["fetch.unpackLimit", "1"],
+    ["transfer.unpackLimit", "1"],
   ];
   if (auth && /^https?:\/\//.test(auth.baseUrl)) {
     const scope = auth.baseUrl.endsWith("/") ? auth.baseUrl : `${auth.baseUrl}/`;
@@ -144,9 +149,15 @@ export function git(args: string[], run: GitRun, input?: string): Promise<GitRes
   });
 }
 
-export async function initBare(gitDir: string, run: GitRun): Promise<void> {
-  // --template= keeps hooks and sample files out: nothing but objects ever lives here.
-  await git(["init", "--bare", "--quiet", "--template=", gitDir], run);
+/**
+ * A bare repository's skeleton, written directly: `git init` would be one more fork of this (large)
+ * process per entry, and nothing but fetched objects ever lives here (no hooks, no templates).
+ */
+export function initBare(gitDir: string): void {
+  for (const dir of ["objects/pack", "refs/heads", "refs/tags"])
+    mkdirSync(join(gitDir, dir), { recursive: true });
+  writeFileSync(join(gitDir, "HEAD"), "ref: refs/heads/main\n");
+  writeFileSync(join(gitDir, "config"), "[core]\n\trepositoryformatversion = 0\n\tbare = true\n");
 }
 
 async function hasCommit(gitDir: string, sha: string, run: GitRun): Promise<boolean> {
@@ -168,7 +179,15 @@ export interface FetchOutcome {
   fallback?: { depth: number };
 }
 
-const FETCH = ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules"];
+// --no-auto-maintenance: otherwise every fetch forks `git maintenance run --auto` just to learn it is off.
+const FETCH = [
+  "fetch",
+  "--quiet",
+  "--no-tags",
+  "--no-write-fetch-head",
+  "--no-recurse-submodules",
+  "--no-auto-maintenance",
+];
 
 /**
  * Fetches exactly `sha` at depth 1. If the server refuses unadvertised SHAs, falls back to the
@@ -204,62 +223,80 @@ export async function fetchCommit(
 
 export interface TreeEntry {
   mode: string; // "100644" | "100755" | "120000" | "160000"
-  type: string; // "blob" | "commit"
+  type: "blob" | "commit";
   oid: string;
   path: string;
-}
-
-export async function listTree(gitDir: string, sha: string, run: GitRun): Promise<TreeEntry[]> {
-  const { stdout } = await git(["--git-dir", gitDir, "ls-tree", "-r", "-z", "--full-tree", sha], run);
-  const entries: TreeEntry[] = [];
-  for (const record of stdout.toString("utf8").split("\0")) {
-    if (!record) continue;
-    const tab = record.indexOf("\t");
-    const [mode = "", type = "", oid = ""] = record.slice(0, tab).split(" ");
-    entries.push({ mode, type, oid, path: record.slice(tab + 1) });
-  }
-  return entries;
 }
 
 export interface CommitContents {
   /** Committer time (seconds): the staged files' mtime, so it is the same on every machine. */
   time: number;
+  files: TreeEntry[];
   blobs: Map<string, Buffer>;
 }
 
-/**
- * Reads the commit and its blobs as raw bytes with one `cat-file --batch` (each git process costs a
- * fork of this one). Raw bytes, not a checkout: no eol conversion, smudge filter or user config can
- * change what is staged, which keeps the tree byte-identical everywhere.
- */
-export async function readCommit(
-  gitDir: string,
-  sha: string,
-  oids: string[],
-  run: GitRun,
-): Promise<CommitContents> {
-  const unique = [...new Set(oids)];
-  const { stdout } = await git(
-    ["--git-dir", gitDir, "cat-file", "--batch"],
-    run,
-    `${[sha, ...unique].join("\n")}\n`,
-  );
+/** Splits `cat-file --batch` output into objects. */
+function parseBatch(out: Buffer): Map<string, { type: string; data: Buffer }> {
+  const objects = new Map<string, { type: string; data: Buffer }>();
   let at = 0;
-  const next = (oid: string, expected: string): Buffer => {
-    const eol = stdout.indexOf(0x0a, at);
-    const header = stdout.subarray(at, eol).toString("utf8");
-    const [gotOid, type, size] = header.split(" ");
-    if (gotOid !== oid || type !== expected || size === undefined) {
-      throw new GitError(`cat-file: unexpected answer "${header}" for ${oid}`, "transient");
-    }
+  while (at < out.length) {
+    const eol = out.indexOf(0x0a, at);
+    const [oid = "", type = "", size] = out.subarray(at, eol).toString("utf8").split(" ");
+    if (size === undefined)
+      throw new GitError(`cat-file: unexpected answer for ${oid} (${type})`, "transient");
     const start = eol + 1;
+    objects.set(oid, { type, data: out.subarray(start, start + Number(size)) });
     at = start + Number(size) + 1;
-    return stdout.subarray(start, start + Number(size));
+  }
+  return objects;
+}
+
+/**
+ * Reads the pinned commit's whole tree as raw bytes with one `cat-file --batch-all-objects` (after a
+ * depth-1 fetch the repository holds exactly that commit's objects) and walks its trees here. Raw bytes,
+ * not a checkout: no eol conversion, smudge filter or user config can change what is staged, which keeps
+ * the tree byte-identical everywhere; and one git process instead of an ls-tree plus a cat-file.
+ */
+export async function readCommit(gitDir: string, sha: string, run: GitRun): Promise<CommitContents> {
+  const { stdout } = await git(
+    ["--git-dir", gitDir, "cat-file", "--batch-all-objects", "--batch", "--unordered"],
+    run,
+  );
+  const objects = parseBatch(stdout);
+  const object = (oid: string, type: string): Buffer => {
+    const found = objects.get(oid);
+    if (found?.type !== type) throw new GitError(`object ${oid} (${type}) missing after fetch`, "transient");
+    return found.data;
   };
-  const commit = next(sha, "commit").toString("utf8");
+  const commit = object(sha, "commit").toString("utf8");
   const time = Number(/^committer .* (\d+) [+-]\d{4}$/m.exec(commit)?.[1]);
-  if (!Number.isFinite(time)) throw new GitError(`commit ${sha}: no committer time`, "transient");
+  const root = /^tree ([0-9a-f]{40})$/m.exec(commit)?.[1];
+  if (!Number.isFinite(time) || !root)
+    throw new GitError(`commit ${sha}: malformed commit object`, "transient");
+
+  const files: TreeEntry[] = [];
   const blobs = new Map<string, Buffer>();
-  for (const oid of unique) blobs.set(oid, next(oid, "blob"));
-  return { time, blobs };
+  const walk = (treeOid: string, prefix: string): void => {
+    // Tree object: repeated "<octal mode> <name>\0<20-byte binary oid>".
+    const tree = object(treeOid, "tree");
+    let at = 0;
+    while (at < tree.length) {
+      const space = tree.indexOf(0x20, at);
+      const nul = tree.indexOf(0, space);
+      const mode = tree.subarray(at, space).toString("latin1");
+      const path = prefix + tree.subarray(space + 1, nul).toString("utf8");
+      const oid = tree.subarray(nul + 1, nul + 21).toString("hex");
+      at = nul + 21;
+      if (mode === "40000") {
+        walk(oid, `${path}/`);
+      } else if (mode === "160000") {
+        files.push({ mode, type: "commit", oid, path });
+      } else {
+        files.push({ mode: mode.padStart(6, "0"), type: "blob", oid, path });
+        blobs.set(oid, object(oid, "blob"));
+      }
+    }
+  };
+  walk(root, "");
+  return { time, files, blobs };
 }
