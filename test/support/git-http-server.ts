@@ -196,6 +196,18 @@ export class GitHttpServer {
         }),
     );
     await Promise.all([stopped, ...exits]);
+    // The group's grandchildren (upload-pack, pack-objects) got SIGKILL too, but may still be exiting
+    // after the CGI process itself is reaped: wait until none is left, so "stopped" means stopped.
+    for (const deadline = Date.now() + 5_000; Date.now() < deadline; ) {
+      const left = await this.processIds();
+      if (left.length === 0) break;
+      for (const pid of left) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {}
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   }
 
   /** kill(), for good. Safe to call more than once. */
