@@ -1,0 +1,62 @@
+/**
+ * The ECR lifecycle policy every image repository gets. Pure, so its rules are tested as data.
+ *
+ * ECR never lets a lower-priority rule expire an image that a higher-priority rule's tag selection
+ * matched, so rule 1 selects the moving tags with a count no repository reaches: that is what "never
+ * expired" means in ECR's vocabulary.
+ */
+export const CACHE_TAG = "buildcache";
+
+export interface LifecycleSettings {
+  tagPrefix: string;
+  untaggedExpireDays: number;
+  keepTaggedImages: number;
+}
+
+export function lifecyclePolicy(s: LifecycleSettings): { rules: object[] } {
+  return {
+    rules: [
+      {
+        rulePriority: 1,
+        description: `Never expire the moving tags (${s.tagPrefix}-latest, ${CACHE_TAG})`,
+        selection: {
+          tagStatus: "tagged",
+          tagPatternList: [`${s.tagPrefix}-latest`, CACHE_TAG],
+          countType: "imageCountMoreThan",
+          countNumber: 10000,
+        },
+        action: { type: "expire" },
+      },
+      {
+        rulePriority: 2,
+        description: `Expire untagged images after ${s.untaggedExpireDays} days`,
+        selection: {
+          tagStatus: "untagged",
+          countType: "sinceImagePushed",
+          countUnit: "days",
+          countNumber: s.untaggedExpireDays,
+        },
+        action: { type: "expire" },
+      },
+      {
+        rulePriority: 3,
+        description: `Keep the last ${s.keepTaggedImages} ${s.tagPrefix}- images`,
+        selection: {
+          tagStatus: "tagged",
+          tagPrefixList: [`${s.tagPrefix}-`],
+          countType: "imageCountMoreThan",
+          countNumber: s.keepTaggedImages,
+        },
+        action: { type: "expire" },
+      },
+    ],
+  };
+}
+
+/** Tags that may move: everything else (the per-commit tags) is immutable in the repository. */
+export function mutableTagFilters(tagPrefix: string): Array<{ filterType: string; filter: string }> {
+  return [
+    { filterType: "WILDCARD", filter: `${tagPrefix}-latest` },
+    { filterType: "WILDCARD", filter: CACHE_TAG },
+  ];
+}
