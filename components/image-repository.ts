@@ -1,0 +1,51 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { lifecyclePolicy, mutableTagFilters } from "../lib/lifecycle-policy";
+
+export interface ImageRepositoryArgs {
+  /** The repository's name in ECR, e.g. molecule-ai/platform. */
+  repositoryName: string;
+  tagPrefix: string;
+  untaggedExpireDays: number;
+  keepTaggedImages: number;
+  kmsKeyArn?: string;
+  /** Adopt an existing repository of this name (Pulumi `import`) instead of creating one. */
+  adopt: boolean;
+}
+
+/** One ECR repository with the pipeline's guarantees: immutable per-commit tags, scanning, retention. */
+export class ImageRepository extends pulumi.ComponentResource {
+  readonly url: pulumi.Output<string>;
+  readonly name: pulumi.Output<string>;
+
+  constructor(name: string, args: ImageRepositoryArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("molecule:index:ImageRepository", name, {}, opts);
+
+    const repository = new aws.ecr.Repository(
+      `${name}-repository`,
+      {
+        name: args.repositoryName,
+        // <prefix>-<sha> can never be overwritten; only the moving tags may move.
+        imageTagMutability: "IMMUTABLE_WITH_EXCLUSION",
+        imageTagMutabilityExclusionFilters: mutableTagFilters(args.tagPrefix),
+        imageScanningConfiguration: { scanOnPush: true },
+        encryptionConfigurations: [
+          args.kmsKeyArn ? { encryptionType: "KMS", kmsKey: args.kmsKeyArn } : { encryptionType: "AES256" },
+        ],
+        // Images outlive the stack: destroy must never take them with it.
+        forceDelete: false,
+      },
+      { parent: this, retainOnDelete: true, import: args.adopt ? args.repositoryName : undefined },
+    );
+
+    new aws.ecr.LifecyclePolicy(
+      `${name}-lifecycle`,
+      { repository: repository.name, policy: JSON.stringify(lifecyclePolicy(args)) },
+      { parent: this },
+    );
+
+    this.url = repository.repositoryUrl;
+    this.name = repository.name;
+    this.registerOutputs({ url: this.url, name: this.name });
+  }
+}

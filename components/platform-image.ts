@@ -1,0 +1,88 @@
+import * as dockerbuild from "@pulumi/docker-build";
+import * as pulumi from "@pulumi/pulumi";
+import { imageSpec } from "../lib/image-spec";
+import type { ImageConfig } from "../lib/stack-config";
+import type { ImageRegistry } from "./registry";
+
+export interface PlatformImageArgs {
+  image: ImageConfig;
+  repositoryUrl: pulumi.Output<string>;
+  credentials?: ImageRegistry["credentials"];
+  /** The image this one builds on: its pushed digest, not a tag, becomes the base. */
+  base?: PlatformImage;
+  templatesDigest: pulumi.Output<string>;
+  sourceRoot: string;
+  tagPrefix: string;
+  gitSha: string;
+  sourceUrl?: string;
+  sourceDateEpoch?: number;
+  cache: boolean;
+  buildOnPreview: boolean;
+  platforms: string[];
+  builder?: string;
+}
+
+/** One image of the chain, built with BuildKit and pushed under the per-commit and moving tags. */
+export class PlatformImage extends pulumi.ComponentResource {
+  readonly repository: pulumi.Output<string>;
+  readonly digest: pulumi.Output<string>;
+  readonly ref: pulumi.Output<string>;
+  readonly tags: pulumi.Output<string[]>;
+  /** `<repository>@<digest>`: what children build on and what the control plane pins. */
+  readonly pinnedRef: pulumi.Output<string>;
+
+  constructor(name: string, args: PlatformImageArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("molecule:index:PlatformImage", name, {}, opts);
+
+    const spec = imageSpec({
+      image: args.image,
+      repositoryUrl: args.repositoryUrl,
+      tagPrefix: args.tagPrefix,
+      gitSha: args.gitSha,
+      sourceUrl: args.sourceUrl,
+      sourceDateEpoch: args.sourceDateEpoch,
+      baseRef: args.base?.pinnedRef,
+      templatesDigest: args.templatesDigest,
+      sourceRoot: args.sourceRoot,
+    });
+    const tags = spec.tags.map(([repository, tag]) => pulumi.interpolate`${repository}:${tag}`);
+    const cacheRef = pulumi.interpolate`${spec.cacheRef[0]}:${spec.cacheRef[1]}`;
+
+    const image = new dockerbuild.Image(
+      `${name}-image`,
+      {
+        context: { location: spec.context },
+        dockerfile: { location: spec.dockerfile },
+        buildArgs: spec.buildArgs,
+        labels: spec.labels,
+        tags,
+        push: true,
+        registries: args.credentials ? [args.credentials] : undefined,
+        cacheFrom: args.cache ? [{ registry: { ref: cacheRef } }] : undefined,
+        cacheTo: args.cache
+          ? [
+              {
+                registry: {
+                  ref: cacheRef,
+                  imageManifest: true,
+                  ociMediaTypes: true,
+                  mode: dockerbuild.CacheMode.Max,
+                },
+              },
+            ]
+          : undefined,
+        platforms: args.platforms.length > 0 ? (args.platforms as dockerbuild.Platform[]) : undefined,
+        builder: args.builder ? { name: args.builder } : undefined,
+        buildOnPreview: args.buildOnPreview,
+      },
+      { parent: this },
+    );
+
+    this.repository = args.repositoryUrl;
+    this.digest = image.digest;
+    this.ref = image.ref;
+    this.tags = pulumi.all(tags);
+    this.pinnedRef = pulumi.interpolate`${args.repositoryUrl}@${image.digest}`;
+    this.registerOutputs({ digest: this.digest, ref: this.ref, tags: this.tags, pinnedRef: this.pinnedRef });
+  }
+}
