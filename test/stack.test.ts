@@ -427,8 +427,8 @@ describe("the Dockerfiles honour the stack (the old drift gate, generalised)", (
   });
 
   it("catches a stray build arg, a defaulted base and a COPY of a file the template lacks", () => {
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: Dockerfile text, not a JS template
     const text =
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Dockerfile text, not a JS template
       "ARG BASE_IMAGE=molecule-local/platform:latest\nFROM ${BASE_IMAGE}\nARG T\nCOPY ${T}/missing.yaml /x/\n";
     expect(
       checkDockerfile(text, {
