@@ -35,7 +35,14 @@ export class ImageRepository extends pulumi.ComponentResource {
         // Images outlive the stack: destroy must never take them with it.
         forceDelete: false,
       },
-      { parent: this, retainOnDelete: true, import: args.adopt ? args.repositoryName : undefined },
+      {
+        parent: this,
+        retainOnDelete: true,
+        import: args.adopt ? args.repositoryName : undefined,
+        // ECR cannot change a repository's encryption in place: a difference would mean replacing an
+        // adopted repository, images and all. Adopted repositories keep the encryption they have.
+        ignoreChanges: args.adopt ? ["encryptionConfigurations"] : undefined,
+      },
     );
 
     new aws.ecr.LifecyclePolicy(
