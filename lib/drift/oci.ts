@@ -1,0 +1,821 @@
+/**
+ * The drift check's backend for any registry speaking the OCI distribution API (tested against CNCF
+ * distribution 2.8.2, `docker-registry`). What it can know, and how:
+ *
+ * - A repository exists when `tags/list` answers 200. Never-pushed is 404 with the NAME_UNKNOWN code; any
+ *   other 404 (a proxy's, a wrong path's) is not a definite answer and throws.
+ * - Images are the distinct manifest digests behind the tags: the API has no way to list untagged
+ *   manifests, so `imageCount` counts tagged ones only (the cache tag's manifest included, as ECR does).
+ * - The API records no push time. `newestPush` is the newest image config `created` (a build time, set by
+ *   the builder: a reproducible build with SOURCE_DATE_EPOCH reports that date instead). For an index
+ *   (multi-platform) the first platform manifest's config counts, skipping BuildKit attestation entries,
+ *   which have no `created`. The cache tag's manifest is left out (pushed every build, it would mask a
+ *   stale image). If any other tagged image has no usable `created`, the answer is null: unknown, not old.
+ *
+ * Anything short of a definite answer (refused connection, timeouts or 5xx after the retries, auth that
+ * cannot be satisfied, malformed answers) is a CheckError naming the registry, the repository and the step.
+ */
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { CACHE_TAG, CheckError, type RegistryBackend, type RepositoryFacts } from "./types";
+
+/**
+ * Every manifest type we can read. Registries pick the representation from Accept: 2.8.2 answers an OCI
+ * manifest requested without the OCI type with 404, and down-converts a Docker schema2 manifest fetched
+ * without its type to a signed schema1 one, whose digest differs from the pushed one.
+ */
+export const MANIFEST_ACCEPT = [
+  "application/vnd.oci.image.index.v1+json",
+  "application/vnd.oci.image.manifest.v1+json",
+  "application/vnd.docker.distribution.manifest.list.v2+json",
+  "application/vnd.docker.distribution.manifest.v2+json",
+].join(", ");
+
+const INDEX_TYPES = new Set([
+  "application/vnd.oci.image.index.v1+json",
+  "application/vnd.docker.distribution.manifest.list.v2+json",
+]);
+const IMAGE_TYPES = new Set([
+  "application/vnd.oci.image.manifest.v1+json",
+  "application/vnd.docker.distribution.manifest.v2+json",
+]);
+const SCHEMA1_TYPES = new Set([
+  "application/vnd.docker.distribution.manifest.v1+json",
+  "application/vnd.docker.distribution.manifest.v1+prettyjws",
+]);
+
+// The distribution spec's grammar. Checked up front because URL parsing would silently resolve a `..`
+// segment in a repository name to some other path.
+const REPOSITORY_RE = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/;
+const DIGEST_RE = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
+
+const USER_AGENT = "molecule-images-drift";
+/** Index nesting we follow before calling an image's date unknown (real indexes are one level deep). */
+const MAX_INDEX_DEPTH = 3;
+/** Pages of tags or catalog we follow; a registry sending more is looping. */
+const MAX_PAGES = 10_000;
+
+export interface OciBackendOptions {
+  /** Default $DOCKER_CONFIG/config.json, else ~/.docker/config.json. A missing file means anonymous. */
+  dockerConfigPath?: string;
+  /** Per request (headers and body), default 15000. */
+  timeoutMs?: number;
+  /** Tries per request on 429, 5xx, network errors and timeouts; default 4. */
+  attempts?: number;
+  fetch?: typeof fetch;
+  /** Manifest and config requests in flight per describe(); default 4. */
+  concurrency?: number;
+  /** First backoff between tries, doubled each time (with jitter); default 500. */
+  retryBaseMs?: number;
+  /** Cap on an honoured Retry-After; default 30000. */
+  maxRetryAfterMs?: number;
+}
+
+interface Credentials {
+  username: string;
+  password: string;
+}
+
+interface DockerAuth {
+  credentials?: Credentials;
+  /** Where they came from, for messages (the file, never its content). */
+  source: string;
+  /** The config names a credential helper for this host, which this backend does not run. */
+  helper?: string;
+}
+
+interface Reply {
+  status: number;
+  headers: Headers;
+  body: Buffer;
+}
+
+/** What a request is for, so failures can say so. */
+interface Ctx {
+  repository?: string;
+  what: string;
+  signal: AbortSignal;
+}
+
+interface Challenge {
+  scheme: string;
+  params: Record<string, string>;
+}
+
+interface Manifest {
+  mediaType: string;
+  json: Record<string, unknown>;
+}
+
+export class OciBackend implements RegistryBackend {
+  readonly host: string;
+  /** http://host for loopback registries, https://host otherwise. */
+  readonly baseUrl: string;
+  private readonly dockerConfigPath: string;
+  private readonly timeoutMs: number;
+  private readonly attempts: number;
+  private readonly concurrency: number;
+  private readonly retryBaseMs: number;
+  private readonly maxRetryAfterMs: number;
+  private readonly fetchImpl: typeof fetch;
+
+  private auth: Promise<DockerAuth> | undefined;
+  /** Learnt from the first 401: how this registry wants to be authenticated. */
+  private bearer: { realm: string; service?: string } | undefined;
+  private basic = false;
+  /** Bearer tokens by request scope; a promise, so concurrent requests share one token fetch. */
+  private readonly tokens = new Map<string, Promise<string>>();
+  /**
+   * Image dates found so far, by repository@digest: manifests and blobs are immutable, so this never goes
+   * stale. Settled values only: an in-flight lookup belongs to one describe() and dies with its abort.
+   */
+  private readonly created = new Map<string, Date | null>();
+
+  constructor(host: string, opts: OciBackendOptions = {}) {
+    this.host = host;
+    this.baseUrl = `${isLoopback(host) ? "http" : "https"}://${host}`;
+    this.dockerConfigPath =
+      opts.dockerConfigPath ??
+      path.join(process.env.DOCKER_CONFIG || path.join(os.homedir(), ".docker"), "config.json");
+    this.timeoutMs = opts.timeoutMs ?? 15_000;
+    this.attempts = Math.max(1, opts.attempts ?? 4);
+    this.concurrency = Math.max(1, opts.concurrency ?? 4);
+    this.retryBaseMs = opts.retryBaseMs ?? 500;
+    this.maxRetryAfterMs = opts.maxRetryAfterMs ?? 30_000;
+    this.fetchImpl = opts.fetch ?? fetch;
+  }
+
+  async describe(repository: string, tags: string[]): Promise<RepositoryFacts> {
+    this.checkRepository(repository);
+    // Aborted on the first failure, so the other requests of this repository stop instead of retrying on.
+    const abort = new AbortController();
+    const signal = abort.signal;
+    try {
+      const listed = await this.listTags(repository, signal);
+      if (listed === null) return { exists: false, imageCount: 0, newestPush: null, tags: {} };
+
+      const run = limiter(this.concurrency, signal);
+      const digestOf = new Map<string, string>();
+      /** Manifests already fetched in full (HEAD fallback), by digest. */
+      const fetched = new Map<string, Buffer>();
+      const dates = new Map<string, Promise<Date | null>>();
+      const dateOf = new Map<string, Date | null>();
+
+      await Promise.all(
+        [...new Set(listed)].map(async (tag) => {
+          const digest = await run(() => this.tagDigest(repository, tag, fetched, signal));
+          if (digest === undefined) return; // untagged between the list and the HEAD
+          digestOf.set(tag, digest);
+          if (tag === CACHE_TAG) return;
+          let date = dates.get(digest);
+          if (!date) {
+            date = this.imageCreated(repository, digest, run, fetched, signal);
+            dates.set(digest, date);
+          }
+          dateOf.set(digest, await date);
+        }),
+      );
+
+      const imageDigests = new Set(digestOf.values());
+      let newestPush: Date | null = null;
+      for (const [tag, digest] of digestOf) {
+        if (tag === CACHE_TAG) continue;
+        const date = dateOf.get(digest) ?? null;
+        if (date === null) {
+          newestPush = null;
+          break;
+        }
+        if (newestPush === null || date > newestPush) newestPush = date;
+      }
+
+      const found: Record<string, string> = {};
+      for (const tag of tags) {
+        const digest = digestOf.get(tag);
+        if (digest !== undefined) found[tag] = digest;
+      }
+      return { exists: true, imageCount: imageDigests.size, newestPush, tags: found };
+    } catch (err) {
+      abort.abort();
+      throw this.asCheckError(err, repository, "describe");
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    try {
+      return await this.catalog(prefix);
+    } catch (err) {
+      throw this.asCheckError(err, undefined, "list repositories");
+    }
+  }
+
+  private async catalog(prefix: string): Promise<string[]> {
+    const signal = new AbortController().signal;
+    const ctx: Ctx = { what: "list repositories (GET /v2/_catalog)", signal };
+    const names = new Set<string>();
+    for await (const reply of this.pages("/v2/_catalog", "registry:catalog:*", ctx)) {
+      if (reply.status !== 200) throw this.statusError(reply, ctx);
+      const json = parseJson(reply.body, () => this.fail(ctx, "the answer is not JSON"));
+      const repos = json.repositories;
+      if (repos === null || repos === undefined) continue;
+      if (!Array.isArray(repos) || !repos.every((r) => typeof r === "string")) {
+        throw this.fail(ctx, "`repositories` is not a list of names");
+      }
+      for (const r of repos) if (r.startsWith(prefix)) names.add(r);
+    }
+    return [...names].sort();
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // describe() steps
+  // ------------------------------------------------------------------------------------------
+
+  /** All tags, following Link pagination; null when the registry does not know the repository. */
+  private async listTags(repository: string, signal: AbortSignal): Promise<string[] | null> {
+    const ctx: Ctx = { repository, what: "list tags", signal };
+    const tags: string[] = [];
+    for await (const reply of this.pages(`/v2/${repository}/tags/list`, pullScope(repository), ctx)) {
+      if (reply.status === 404) {
+        if (errorCodes(reply.body).includes("NAME_UNKNOWN")) return null;
+        throw this.statusError(reply, ctx);
+      }
+      if (reply.status !== 200) throw this.statusError(reply, ctx);
+      const json = parseJson(reply.body, () => this.fail(ctx, "the answer is not JSON"));
+      // 2.8.2 answers `"tags": null` once the last tagged manifest is deleted: the repository still exists.
+      if (json.tags === null || json.tags === undefined) continue;
+      if (!Array.isArray(json.tags) || !json.tags.every((t) => typeof t === "string")) {
+        throw this.fail(ctx, "`tags` is not a list of names");
+      }
+      tags.push(...json.tags);
+    }
+    return tags;
+  }
+
+  /** The digest a tag points to, or undefined if the tag is gone. */
+  private async tagDigest(
+    repository: string,
+    tag: string,
+    fetched: Map<string, Buffer>,
+    signal: AbortSignal,
+  ): Promise<string | undefined> {
+    const ctx: Ctx = { repository, what: `HEAD manifest ${tag}`, signal };
+    const url = this.url(`/v2/${repository}/manifests/${encodeURIComponent(tag)}`);
+    const head = await this.request("HEAD", url, pullScope(repository), ctx, MANIFEST_ACCEPT);
+    if (head.status === 404) return undefined;
+    if (head.status !== 200) throw this.statusError(head, ctx);
+    const digest = head.headers.get("docker-content-digest");
+    if (digest) {
+      if (!DIGEST_RE.test(digest))
+        throw this.fail(ctx, `malformed Docker-Content-Digest ${JSON.stringify(digest)}`);
+      return digest;
+    }
+    // Not every registry (or proxy in front of one) sends the header: the digest is the body's sha256.
+    const getCtx: Ctx = { ...ctx, what: `GET manifest ${tag}` };
+    const get = await this.request("GET", url, pullScope(repository), getCtx, MANIFEST_ACCEPT);
+    if (get.status === 404) return undefined;
+    if (get.status !== 200) throw this.statusError(get, getCtx);
+    const computed = `sha256:${createHash("sha256").update(get.body).digest("hex")}`;
+    fetched.set(computed, get.body);
+    return computed;
+  }
+
+  /** The `created` of the image behind a manifest digest (following an index to its first image). */
+  private async imageCreated(
+    repository: string,
+    digest: string,
+    run: Run,
+    fetched: Map<string, Buffer>,
+    signal: AbortSignal,
+    depth = 0,
+  ): Promise<Date | null> {
+    const key = `${repository}@${digest}`;
+    if (this.created.has(key)) return this.created.get(key) ?? null;
+    const result = await (async (): Promise<Date | null> => {
+      const manifest = await run(() => this.manifest(repository, digest, fetched, signal));
+      const { mediaType, json } = manifest;
+      if (INDEX_TYPES.has(mediaType)) {
+        if (depth >= MAX_INDEX_DEPTH) return null;
+        const child = firstImage(json.manifests);
+        if (!child) return null;
+        return await this.imageCreated(repository, child, run, fetched, signal, depth + 1);
+      }
+      if (IMAGE_TYPES.has(mediaType)) {
+        const config = json.config as { digest?: unknown } | undefined;
+        const ctx: Ctx = { repository, what: `read manifest ${digest}`, signal };
+        if (typeof config?.digest !== "string" || !DIGEST_RE.test(config.digest)) {
+          throw this.fail(ctx, "the manifest has no config digest");
+        }
+        const configDigest = config.digest;
+        const blob = await run(() => this.configBlob(repository, digest, configDigest, signal));
+        return createdDate(blob.created);
+      }
+      if (SCHEMA1_TYPES.has(mediaType)) {
+        // Schema 1 keeps each layer's config as a JSON string; the first entry is the image's own.
+        const history = json.history as Array<{ v1Compatibility?: unknown }> | undefined;
+        const v1 = history?.[0]?.v1Compatibility;
+        if (typeof v1 !== "string") return null;
+        try {
+          return createdDate((JSON.parse(v1) as { created?: unknown }).created);
+        } catch {
+          return null;
+        }
+      }
+      // An artifact or an unknown format: no image date to read.
+      return null;
+    })();
+    this.created.set(key, result);
+    return result;
+  }
+
+  private async manifest(
+    repository: string,
+    digest: string,
+    fetched: Map<string, Buffer>,
+    signal: AbortSignal,
+  ): Promise<Manifest> {
+    const ctx: Ctx = { repository, what: `GET manifest ${digest}`, signal };
+    let body = fetched.get(digest);
+    let contentType: string | null = null;
+    if (!body) {
+      const url = this.url(`/v2/${repository}/manifests/${digest}`);
+      const reply = await this.request("GET", url, pullScope(repository), ctx, MANIFEST_ACCEPT);
+      if (reply.status === 404) {
+        throw this.fail(ctx, "the manifest disappeared during the check (a concurrent push or delete?)");
+      }
+      if (reply.status !== 200) throw this.statusError(reply, ctx);
+      verifyDigest(reply.body, digest, () => this.fail(ctx, "the body does not match its digest"));
+      body = reply.body;
+      contentType = reply.headers.get("content-type");
+    }
+    const json = parseJson(body, () => this.fail(ctx, "the manifest is not JSON"));
+    let mediaType = typeof json.mediaType === "string" ? json.mediaType : (contentType?.split(";")[0] ?? "");
+    // OCI made `mediaType` optional in manifests: fall back on their shape.
+    if (!INDEX_TYPES.has(mediaType) && !IMAGE_TYPES.has(mediaType) && !SCHEMA1_TYPES.has(mediaType)) {
+      if (Array.isArray(json.manifests)) mediaType = "application/vnd.oci.image.index.v1+json";
+      else if (json.config && typeof json.config === "object")
+        mediaType = "application/vnd.oci.image.manifest.v1+json";
+    }
+    return { mediaType, json };
+  }
+
+  private async configBlob(
+    repository: string,
+    manifestDigest: string,
+    configDigest: string,
+    signal: AbortSignal,
+  ): Promise<Record<string, unknown>> {
+    const ctx: Ctx = { repository, what: `GET config ${configDigest} of manifest ${manifestDigest}`, signal };
+    // Registries backed by object storage redirect blob GETs; fetch follows, and drops Authorization
+    // when the redirect leaves the registry's origin.
+    const reply = await this.request(
+      "GET",
+      this.url(`/v2/${repository}/blobs/${configDigest}`),
+      pullScope(repository),
+      ctx,
+    );
+    if (reply.status === 404) throw this.fail(ctx, "the image config blob is missing");
+    if (reply.status !== 200) throw this.statusError(reply, ctx);
+    verifyDigest(reply.body, configDigest, () => this.fail(ctx, "the body does not match its digest"));
+    return parseJson(reply.body, () => this.fail(ctx, "the image config is not JSON"));
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // HTTP: pagination, auth, retries
+  // ------------------------------------------------------------------------------------------
+
+  /** GETs `first`, then each `Link: <...>; rel="next"`, yielding every answer (the caller checks status). */
+  private async *pages(first: string, scope: string, ctx: Ctx): AsyncGenerator<Reply> {
+    let next: URL | undefined = this.url(first);
+    const seen = new Set<string>();
+    while (next) {
+      if (seen.has(next.href) || seen.size >= MAX_PAGES) throw this.fail(ctx, "the Link pagination loops");
+      seen.add(next.href);
+      const reply = await this.request("GET", next, scope, ctx, "application/json");
+      yield reply;
+      next = nextLink(reply.headers.get("link"), next);
+      // Credentials go with every request: never follow a page link to another origin.
+      if (next && next.origin !== new URL(this.baseUrl).origin) {
+        throw this.fail(ctx, `a Link header points to another origin (${next.origin})`);
+      }
+    }
+  }
+
+  /** One request with auth handled: answers with any status except an unresolved 401, which throws. */
+  private async request(
+    method: "GET" | "HEAD",
+    url: URL,
+    scope: string,
+    ctx: Ctx,
+    accept?: string,
+  ): Promise<Reply> {
+    // Up to two challenges per request: the first teaches the scheme, the second renews an expired token.
+    for (let round = 0; ; round++) {
+      const headers: Record<string, string> = { "user-agent": USER_AGENT };
+      if (accept) headers.accept = accept;
+      const authorization = await this.authorization(scope, ctx);
+      if (authorization) headers.authorization = authorization;
+      const reply = await this.retrying(method, url, headers, ctx);
+      if (reply.status !== 401) return reply;
+      if (round >= 2) throw await this.authError(ctx, "the registry keeps answering 401");
+      await this.onChallenge(reply, scope, authorization, ctx);
+    }
+  }
+
+  private async authorization(scope: string, ctx: Ctx): Promise<string | undefined> {
+    if (this.bearer) return `Bearer ${await this.token(scope, scope, ctx)}`;
+    if (this.basic) {
+      const { credentials } = await this.dockerAuth();
+      if (credentials) return basicHeader(credentials);
+    }
+    return undefined;
+  }
+
+  private async onChallenge(reply: Reply, scope: string, sent: string | undefined, ctx: Ctx): Promise<void> {
+    const challenges = parseChallenges(reply.headers.get("www-authenticate") ?? "");
+    const bearer = challenges.find((c) => c.scheme === "bearer");
+    const basic = challenges.find((c) => c.scheme === "basic");
+    if (bearer?.params.realm) {
+      this.bearer = { realm: bearer.params.realm, service: bearer.params.service };
+      // Concurrent requests meet the same challenge: only the first of them fetches a new token.
+      const current = this.tokens.get(scope);
+      if (current) {
+        const value = await current.catch(() => undefined);
+        if (value !== undefined && `Bearer ${value}` !== sent) return;
+      }
+      this.tokens.delete(scope);
+      // The challenge names the scope the registry wants; the token is still filed under ours.
+      await this.token(scope, bearer.params.scope || scope, ctx);
+      return;
+    }
+    if (basic) {
+      const auth = await this.dockerAuth();
+      if (!auth.credentials) throw await this.authError(ctx, "the registry requires authentication");
+      if (sent?.startsWith("Basic "))
+        throw await this.authError(ctx, "the registry rejected the credentials");
+      this.basic = true;
+      return;
+    }
+    throw await this.authError(ctx, "401 without a usable WWW-Authenticate challenge");
+  }
+
+  /** The cached token for `key`, or a new one for `scope` (a failed fetch is not kept). */
+  private token(key: string, scope: string, ctx: Ctx): Promise<string> {
+    let token = this.tokens.get(key);
+    if (!token) {
+      const fresh = this.fetchToken(scope, ctx);
+      token = fresh;
+      this.tokens.set(key, fresh);
+      fresh.catch(() => {
+        if (this.tokens.get(key) === fresh) this.tokens.delete(key);
+      });
+    }
+    return token;
+  }
+
+  private async fetchToken(scope: string, ctx: Ctx): Promise<string> {
+    const bearer = this.bearer;
+    // Shared by every request of the scope, so not cancelled by the one that happened to start it.
+    const tokenCtx: Ctx = {
+      ...ctx,
+      what: `${ctx.what}: get a token for ${scope}`,
+      signal: new AbortController().signal,
+    };
+    if (!bearer) throw this.fail(tokenCtx, "no token realm");
+    let realm: URL;
+    try {
+      realm = new URL(bearer.realm);
+    } catch {
+      throw this.fail(tokenCtx, `the token realm ${JSON.stringify(bearer.realm)} is not a URL`);
+    }
+    if (realm.protocol !== "https:" && realm.protocol !== "http:") {
+      throw this.fail(tokenCtx, `the token realm ${realm.origin} is not HTTP(S)`);
+    }
+    if (bearer.service) realm.searchParams.set("service", bearer.service);
+    if (scope) realm.searchParams.set("scope", scope);
+    const headers: Record<string, string> = { "user-agent": USER_AGENT };
+    const { credentials } = await this.dockerAuth();
+    if (credentials) {
+      // A password in clear text over the network is a leak, whatever the registry asks for.
+      if (realm.protocol !== "https:" && !isLoopback(realm.host)) {
+        throw this.fail(
+          tokenCtx,
+          `refusing to send credentials to a non-HTTPS token realm (${realm.origin})`,
+        );
+      }
+      headers.authorization = basicHeader(credentials);
+    }
+    const reply = await this.retrying("GET", realm, headers, tokenCtx);
+    if (reply.status === 401 || reply.status === 403) {
+      throw await this.authError(
+        tokenCtx,
+        `the token endpoint refused ${credentials ? "the credentials" : "anonymous access"} (HTTP ${reply.status})`,
+      );
+    }
+    if (reply.status !== 200) throw this.statusError(reply, tokenCtx);
+    const json = parseJson(reply.body, () => this.fail(tokenCtx, "the token answer is not JSON"));
+    const token = typeof json.token === "string" ? json.token : json.access_token;
+    if (typeof token !== "string" || token === "") throw this.fail(tokenCtx, "the token answer has no token");
+    return token;
+  }
+
+  /** fetch with a per-try timeout, retrying 429, 5xx, network errors and timeouts. Reads the body. */
+  private async retrying(
+    method: string,
+    url: URL,
+    headers: Record<string, string>,
+    ctx: Ctx,
+  ): Promise<Reply> {
+    let failure = "";
+    for (let attempt = 1; attempt <= this.attempts; attempt++) {
+      let wait: number | undefined;
+      try {
+        const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(this.timeoutMs)]);
+        const res = await this.fetchImpl(url, { method, headers, signal });
+        // The body is read inside the try: a timeout or reset while reading it is retried too.
+        const body = method === "HEAD" ? Buffer.alloc(0) : Buffer.from(await res.arrayBuffer());
+        if (res.status !== 429 && res.status < 500) return { status: res.status, headers: res.headers, body };
+        failure = `HTTP ${res.status}${describeErrors(body)}`;
+        wait = retryAfterMs(res.headers.get("retry-after"), this.maxRetryAfterMs);
+      } catch (err) {
+        if (ctx.signal.aborted) throw err;
+        failure = describeNetworkError(err, this.timeoutMs);
+      }
+      if (attempt < this.attempts) {
+        const backoff = this.retryBaseMs * 2 ** (attempt - 1) * (0.75 + Math.random() * 0.5);
+        await sleep(wait ?? backoff, undefined, { signal: ctx.signal });
+      }
+    }
+    const tries = this.attempts === 1 ? "1 attempt" : `${this.attempts} attempts`;
+    throw this.fail(ctx, `${method} ${url.pathname}: ${failure} after ${tries}`);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Helpers
+  // ------------------------------------------------------------------------------------------
+
+  private url(pathAndQuery: string): URL {
+    return new URL(pathAndQuery, this.baseUrl);
+  }
+
+  /** Whatever went wrong, the caller gets "could not check", never an ok built on a partial answer. */
+  private asCheckError(err: unknown, repository: string | undefined, what: string): CheckError {
+    if (err instanceof CheckError) return err;
+    const reason = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    return this.fail({ repository, what }, `unexpected failure: ${reason}`);
+  }
+
+  private checkRepository(repository: string): void {
+    if (!REPOSITORY_RE.test(repository)) {
+      throw new CheckError(
+        `OCI registry ${this.host}: ${JSON.stringify(repository)} is not a repository name`,
+      );
+    }
+  }
+
+  private fail(ctx: Pick<Ctx, "repository" | "what">, reason: string): CheckError {
+    const where = ctx.repository ? `, repository ${ctx.repository}` : "";
+    return new CheckError(`OCI registry ${this.host}${where}: ${ctx.what}: ${reason}`);
+  }
+
+  private statusError(reply: Reply, ctx: Ctx): CheckError {
+    const hint = reply.status === 403 ? " (access denied)" : "";
+    return this.fail(ctx, `unexpected HTTP ${reply.status}${hint}${describeErrors(reply.body)}`);
+  }
+
+  /** An auth failure, saying where credentials would come from (never what they are). */
+  private async authError(ctx: Ctx, reason: string): Promise<CheckError> {
+    const auth = await this.dockerAuth().catch(() => undefined);
+    let hint = "";
+    if (auth?.credentials) hint = ` (credentials for ${this.host} from ${auth.source})`;
+    else if (auth?.helper) {
+      hint = ` (${auth.source} names the credential helper "${auth.helper}" for ${this.host}, which this check does not run; put an "auth" entry in a config file and point DOCKER_CONFIG at its directory)`;
+    } else hint = ` (no credentials for ${this.host} in ${auth?.source ?? this.dockerConfigPath})`;
+    return this.fail(ctx, reason + hint);
+  }
+
+  private dockerAuth(): Promise<DockerAuth> {
+    this.auth ??= readDockerAuth(this.dockerConfigPath, this.host);
+    return this.auth;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pure helpers (exported for tests)
+// ---------------------------------------------------------------------------------------------
+
+/** 127.0.0.0/8, localhost and [::1]: plain HTTP, as Docker itself treats them. */
+export function isLoopback(host: string): boolean {
+  let hostname: string;
+  try {
+    hostname = new URL(`http://${host}`).hostname.toLowerCase();
+  } catch {
+    return false;
+  }
+  return (
+    hostname === "localhost" || hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname)
+  );
+}
+
+/** Retry-After in ms (delta seconds or an HTTP date), capped; undefined when absent or unreadable. */
+export function retryAfterMs(value: string | null, capMs: number, now = Date.now()): number | undefined {
+  if (value === null) return undefined;
+  const trimmed = value.trim();
+  let ms: number;
+  if (/^\d+$/.test(trimmed)) ms = Number(trimmed) * 1000;
+  else {
+    const at = Date.parse(trimmed);
+    if (Number.isNaN(at)) return undefined;
+    ms = at - now;
+  }
+  return Math.min(Math.max(ms, 0), capMs);
+}
+
+/** The parameters of each challenge in a WWW-Authenticate header (scopes may contain commas, quoted). */
+export function parseChallenges(header: string): Challenge[] {
+  const out: Challenge[] = [];
+  const re = /([A-Za-z][\w-]*)(?:\s+|$)((?:[\w-]+\s*=\s*(?:"(?:[^"\\]|\\.)*"|[^,\s]*)\s*(?:,\s*)?)*)/g;
+  for (const m of header.matchAll(re)) {
+    const scheme = (m[1] ?? "").toLowerCase();
+    const params: Record<string, string> = {};
+    for (const p of (m[2] ?? "").matchAll(/([\w-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))/g)) {
+      const key = (p[1] ?? "").toLowerCase();
+      params[key] = p[2] !== undefined ? p[2].replace(/\\(.)/g, "$1") : (p[3] ?? "");
+    }
+    out.push({ scheme, params });
+  }
+  return out;
+}
+
+/** The rel="next" target of a Link header, resolved against the page's URL. */
+export function nextLink(header: string | null, base: URL): URL | undefined {
+  if (!header) return undefined;
+  for (const part of header.matchAll(/<([^>]*)>((?:\s*;\s*[^;,]+)*)/g)) {
+    const rels = /rel\s*=\s*"?([^";]*)"?/i.exec(part[2] ?? "")?.[1]?.split(/\s+/) ?? [];
+    if (rels.includes("next")) return new URL(part[1] ?? "", base);
+  }
+  return undefined;
+}
+
+async function readDockerAuth(file: string, host: string): Promise<DockerAuth> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { source: `${file} (absent)` };
+    throw new CheckError(
+      `OCI registry ${host}: cannot read Docker config ${file}: ${(err as Error).message}`,
+    );
+  }
+  let config: {
+    auths?: Record<string, { auth?: unknown; username?: unknown; password?: unknown }>;
+    credsStore?: unknown;
+    credHelpers?: Record<string, unknown>;
+  };
+  try {
+    config = JSON.parse(text);
+  } catch {
+    // Not the parser's message: it can quote the file's content.
+    throw new CheckError(`OCI registry ${host}: Docker config ${file} is not valid JSON`);
+  }
+  const wanted = registryKeys(host);
+  const entry = Object.entries(config.auths ?? {}).find(([key]) => wanted.has(normalizeAuthKey(key)))?.[1];
+  const helper = Object.entries(config.credHelpers ?? {}).find(([key]) =>
+    wanted.has(normalizeAuthKey(key)),
+  )?.[1];
+  const result: DockerAuth = { source: file };
+  if (typeof helper === "string") result.helper = helper;
+  else if (typeof config.credsStore === "string" && !entry) result.helper = config.credsStore;
+  if (entry) {
+    if (typeof entry.auth === "string" && entry.auth !== "") {
+      const decoded = Buffer.from(entry.auth, "base64").toString("utf8");
+      const colon = decoded.indexOf(":");
+      if (colon < 0) {
+        throw new CheckError(
+          `OCI registry ${host}: the "auth" for ${host} in ${file} is not base64 of user:password`,
+        );
+      }
+      result.credentials = { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+    } else if (typeof entry.username === "string" && typeof entry.password === "string") {
+      result.credentials = { username: entry.username, password: entry.password };
+    }
+  }
+  return result;
+}
+
+/** Docker writes auths keys as `host`, `https://host` or `https://host/v1/`. */
+function normalizeAuthKey(key: string): string {
+  return key
+    .replace(/^[a-z]+:\/\//i, "")
+    .replace(/\/.*$/, "")
+    .toLowerCase();
+}
+
+function registryKeys(host: string): Set<string> {
+  const h = host.toLowerCase();
+  // Docker Hub's API host differs from the name `docker login` stores credentials under.
+  if (h === "registry-1.docker.io" || h === "docker.io") return new Set([h, "index.docker.io"]);
+  return new Set([h]);
+}
+
+function basicHeader(c: Credentials): string {
+  return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString("base64")}`;
+}
+
+function pullScope(repository: string): string {
+  return `repository:${repository}:pull`;
+}
+
+/** The first platform image of an index; BuildKit attestation manifests are listed alongside images. */
+function firstImage(manifests: unknown): string | undefined {
+  if (!Array.isArray(manifests)) return undefined;
+  for (const m of manifests as Array<{ digest?: unknown; annotations?: Record<string, unknown> }>) {
+    if (m?.annotations?.["vnd.docker.reference.type"] === "attestation-manifest") continue;
+    if (typeof m?.digest === "string" && DIGEST_RE.test(m.digest)) return m.digest;
+  }
+  return undefined;
+}
+
+/** A config `created` as a date, or null when absent, unparsable, or Go's zero time (meaning unset). */
+function createdDate(value: unknown): Date | null {
+  if (typeof value !== "string") return null;
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime()) || date.getUTCFullYear() <= 1) return null;
+  return date;
+}
+
+function verifyDigest(body: Buffer, digest: string, fail: () => Error): void {
+  const [algorithm, hex] = digest.split(":");
+  // Only sha256/sha512 can be checked with what node ships; others are taken on trust.
+  if (algorithm !== "sha256" && algorithm !== "sha512") return;
+  if (createHash(algorithm).update(body).digest("hex") !== hex) throw fail();
+}
+
+function parseJson(body: Buffer, fail: () => Error): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString("utf8"));
+  } catch {
+    throw fail();
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) throw fail();
+  return value as Record<string, unknown>;
+}
+
+/** The codes of a distribution error body ({"errors":[{"code":...}]}), if it is one. */
+function errorCodes(body: Buffer): string[] {
+  try {
+    const json = JSON.parse(body.toString("utf8")) as { errors?: Array<{ code?: unknown }> };
+    return (json.errors ?? []).map((e) => e.code).filter((c): c is string => typeof c === "string");
+  } catch {
+    return [];
+  }
+}
+
+function describeErrors(body: Buffer): string {
+  const codes = errorCodes(body);
+  return codes.length > 0 ? ` (${codes.join(", ")})` : "";
+}
+
+function describeNetworkError(err: unknown, timeoutMs: number): string {
+  if (err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError")) {
+    return `no answer within ${timeoutMs} ms`;
+  }
+  const cause = (err as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
+  if (cause && typeof cause.code === "string") {
+    const names: Record<string, string> = {
+      ECONNREFUSED: "connection refused",
+      ECONNRESET: "connection reset",
+      ENOTFOUND: "host not found",
+      EAI_AGAIN: "DNS lookup failed",
+      ETIMEDOUT: "connection timed out",
+      UND_ERR_SOCKET: "connection closed",
+    };
+    return `${names[cause.code] ?? "network error"} (${cause.code})`;
+  }
+  return `network error (${err instanceof Error ? err.message : String(err)})`;
+}
+
+type Run = <T>(fn: () => Promise<T>) => Promise<T>;
+
+/**
+ * At most `n` of the functions handed to it run at once; queued ones are dropped once `signal` aborts.
+ * A finishing function hands its slot straight to the next in line, so a newcomer cannot slip in between.
+ */
+function limiter(n: number, signal: AbortSignal): Run {
+  let active = 0;
+  const queue: Array<() => void> = [];
+  return async <T>(fn: () => Promise<T>): Promise<T> => {
+    if (active < n) active++;
+    else await new Promise<void>((resolve) => queue.push(resolve));
+    try {
+      signal.throwIfAborted();
+      return await fn();
+    } finally {
+      const next = queue.shift();
+      if (next) next();
+      else active--;
+    }
+  };
+}
