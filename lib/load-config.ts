@@ -94,10 +94,16 @@ export function loadConfig(
     throw err;
   }
 
+  // "file:<relative path>" (no //) names a directory of git repos relative to this project: the local
+  // stack's sample repos, which live in a different absolute place on every machine.
+  const relativeFile = /^file:(?!\/\/)(.+)$/.exec(settings.gitBaseUrl)?.[1];
+  const gitBaseUrl = relativeFile ? `file://${resolve(projectDir, relativeFile)}` : settings.gitBaseUrl;
+
   return {
     manifest,
     config: {
       ...settings,
+      gitBaseUrl,
       gitSha,
       sourceDateEpoch: epoch && /^\d+$/.test(epoch) ? Number(epoch) : undefined,
       gitToken: env.MOLECULE_GITEA_TOKEN || undefined,
