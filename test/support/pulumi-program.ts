@@ -33,6 +33,10 @@ export function stackConfig(file: string): Record<string, string> {
 
 export interface ProgramRun {
   resources: Declared[];
+  /** Failures of resource callbacks (a build that failed): what the engine would report. */
+  errors: Array<{ name: string; error: unknown }>;
+  /** With expectFailure: the rejections the failure caused downstream. */
+  unhandled: unknown[];
   outputs: Record<string, unknown>;
   byType(type: string): Declared[];
   one(type: string, name: string): Declared;
@@ -52,8 +56,22 @@ export async function runProgram(opts: {
   calls?: Record<string, Record<string, unknown>>;
   /** Which outputs to await (known ones only). */
   await?: string[];
+  /**
+   * A resource is meant to fail. The SDK then rejects the promises of everything depending on it, and
+   * nobody awaits them: the engine reports those as the deployment's failure. Here they are collected
+   * into `unhandled` instead of reaching the test runner as stray errors.
+   */
+  expectFailure?: boolean;
 }): Promise<ProgramRun> {
   const resources: Declared[] = [];
+  const errors: ProgramRun["errors"] = [];
+  const unhandled: unknown[] = [];
+  const listeners = process.listeners("unhandledRejection");
+  const collect = (reason: unknown) => unhandled.push(reason);
+  if (opts.expectFailure) {
+    process.removeAllListeners("unhandledRejection");
+    process.on("unhandledRejection", collect);
+  }
   pulumi.runtime.setAllConfig(opts.config);
   await pulumi.runtime.setMocks(
     {
@@ -65,7 +83,13 @@ export async function runProgram(opts: {
           importId: args.id,
         };
         resources.push(declared);
-        const state = (await opts.resolve?.(declared)) ?? {};
+        let state: Record<string, unknown>;
+        try {
+          state = (await opts.resolve?.(declared)) ?? {};
+        } catch (error) {
+          errors.push({ name: args.name, error });
+          throw error;
+        }
         return { id: args.id ?? `${args.name}-id`, state: { ...args.inputs, ...state } };
       },
       call: (args) => {
@@ -92,15 +116,27 @@ export async function runProgram(opts: {
   vi.resetModules();
   const program = (await import("../../index")) as Record<string, unknown>;
   const outputs: Record<string, unknown> = {};
-  for (const key of opts.await ?? []) outputs[key] = await resolved(program[key] as pulumi.Input<unknown>);
   // Images register last (they wait on staging and on their bases): once all have, the program is done.
   const expected = (JSON.parse(opts.config["molecule-images:images"] ?? "[]") as unknown[]).length;
   for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
+    if (errors.length > 0) break;
     if (resources.filter((r) => r.type === "docker-build:index:Image").length >= expected) break;
     await new Promise((r) => setTimeout(r, 20));
   }
+  if (opts.expectFailure) {
+    // Let the dependents' rejections surface, then give the runner its listeners back.
+    await new Promise((r) => setTimeout(r, 500));
+    process.removeListener("unhandledRejection", collect);
+    for (const listener of listeners) process.on("unhandledRejection", listener);
+  }
+  // A failed resource leaves the outputs that depend on it unresolved forever: only await a clean run's.
+  if (errors.length === 0) {
+    for (const key of opts.await ?? []) outputs[key] = await resolved(program[key] as pulumi.Input<unknown>);
+  }
   return {
     resources,
+    errors,
+    unhandled,
     outputs,
     byType: (type) => resources.filter((r) => r.type === type),
     one: (type, name) => {
