@@ -1,0 +1,216 @@
+/**
+ * The forge's issue-comment API, the subset GitHub and Gitea share (Gitea mirrors GitHub's paths under
+ * /api/v1): list a PR's comments, edit one, create one. The report is kept as a single comment that each
+ * run edits, found again by the hidden marker its body starts with.
+ *
+ * The token is sent only to the configured API origin (a pagination link elsewhere is refused) and never
+ * appears in an error message, even if the server echoes it back.
+ */
+import { maskText } from "./secrets";
+
+export interface ForgeConfig {
+  /** GITHUB_API_URL: https://api.github.com, or https://<gitea>/api/v1 under Gitea Actions. */
+  apiUrl: string;
+  /** GITHUB_REPOSITORY: owner/name. */
+  repository: string;
+  token: string;
+  /** Injectable for tests; the global fetch otherwise. */
+  fetch?: typeof fetch;
+  timeoutMs?: number;
+}
+
+export interface Comment {
+  id: number;
+  body?: string;
+  html_url?: string;
+}
+
+export interface UpsertResult {
+  action: "created" | "updated";
+  id: number;
+  url?: string;
+}
+
+/**
+ * Comments asked for per page. GitHub allows up to 100, Gitea caps at its MAX_RESPONSE_ITEMS (50 by
+ * default) and silently returns fewer: asking for 50 keeps "a page shorter than asked is the last" true on
+ * both when there is no Link header to follow.
+ */
+export const PAGE_SIZE = 50;
+// A runaway guard (a server whose "next" never ends), far above any real PR: 500 pages of 50 comments.
+const MAX_PAGES = 500;
+
+export class ForgeError extends Error {
+  constructor(
+    readonly call: string,
+    readonly status: number | undefined,
+    message: string,
+  ) {
+    super(message);
+    this.name = "ForgeError";
+  }
+}
+
+const HINTS: Record<number, string> = {
+  401: "the token was rejected (missing, expired or revoked)",
+  403: "the token may not do this: the workflow needs `permissions: pull-requests: write` on GitHub (a PR from a fork only gets a read-only token), or a token with issue write access on Gitea",
+  404: "no such repository or pull request, or the token cannot see it",
+};
+
+/** The `rel="next"` target of an RFC 8288 Link header, if any. */
+export function nextLink(header: string | null): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(/,(?=\s*<)/)) {
+    const m = /<([^>]*)>((?:\s*;\s*[^;]+)*)/.exec(part.trim());
+    if (!m) continue;
+    const rel = /;\s*rel="?([^";]+)"?/i.exec(m[2] ?? "");
+    if (rel?.[1]?.split(/\s+/).includes("next")) return m[1];
+  }
+  return undefined;
+}
+
+export function parseRepository(repository: string): { owner: string; name: string } {
+  const m = /^([A-Za-z0-9][A-Za-z0-9_.-]*)\/([A-Za-z0-9][A-Za-z0-9_.-]*)$/.exec(repository);
+  if (!m?.[1] || !m[2]) throw new Error(`expected GITHUB_REPOSITORY as "owner/name", got "${repository}"`);
+  return { owner: m[1], name: m[2] };
+}
+
+export class ForgeClient {
+  private readonly base: URL;
+  private readonly repoPath: string;
+  private readonly fetchImpl: typeof fetch;
+
+  constructor(private readonly cfg: ForgeConfig) {
+    // A trailing slash keeps the API's own path (/api/v1) when joining.
+    this.base = new URL(cfg.apiUrl.endsWith("/") ? cfg.apiUrl : `${cfg.apiUrl}/`);
+    const { owner, name } = parseRepository(cfg.repository);
+    this.repoPath = `repos/${encodeURIComponent(owner)}/${encodeURIComponent(name)}`;
+    this.fetchImpl = cfg.fetch ?? fetch;
+  }
+
+  private url(path: string): URL {
+    return new URL(path, this.base);
+  }
+
+  private async request(
+    method: string,
+    url: URL,
+    body?: unknown,
+  ): Promise<{ data: unknown; headers: Headers }> {
+    const call = `${method} ${url.pathname}${url.search}`;
+    const masks = [this.cfg.token];
+    let res: Response;
+    try {
+      res = await this.fetchImpl(url, {
+        method,
+        headers: {
+          // "token" is the scheme both forges accept (Gitea does not take "Bearer" on every version).
+          Authorization: `token ${this.cfg.token}`,
+          Accept: "application/vnd.github+json",
+          "X-GitHub-Api-Version": "2022-11-28",
+          // GitHub refuses requests without a User-Agent.
+          "User-Agent": "molecule-images-pr-report",
+          ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.cfg.timeoutMs ?? 30_000),
+      });
+    } catch (err) {
+      const reason =
+        err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+      throw new ForgeError(call, undefined, maskText(`${call}: request failed: ${reason}`, masks));
+    }
+    const text = await res.text();
+    if (!res.ok) {
+      let detail = "";
+      try {
+        const message = (JSON.parse(text) as { message?: unknown }).message;
+        if (typeof message === "string") detail = message;
+      } catch {
+        detail = text.slice(0, 200);
+      }
+      const hint = HINTS[res.status];
+      const message = `${call} failed: HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ""}${
+        detail ? ` (${detail.trim()})` : ""
+      }${hint ? `: ${hint}` : ""}`;
+      throw new ForgeError(call, res.status, maskText(message, masks));
+    }
+    try {
+      return { data: text ? JSON.parse(text) : undefined, headers: res.headers };
+    } catch {
+      throw new ForgeError(call, res.status, `${call}: the response is not JSON`);
+    }
+  }
+
+  /**
+   * The first comment whose body starts with the marker, looking page by page and stopping as soon as it
+   * is found. Pages: the Link header's rel="next" when the server sends one (GitHub, Gitea); otherwise
+   * `page` until a page shorter than asked. `per_page` (GitHub) and `limit` (Gitea) are both sent.
+   */
+  async findComment(pr: number, marker: string): Promise<Comment | undefined> {
+    let url = this.url(`${this.repoPath}/issues/${pr}/comments`);
+    url.searchParams.set("per_page", String(PAGE_SIZE));
+    url.searchParams.set("limit", String(PAGE_SIZE));
+    url.searchParams.set("page", "1");
+    for (let page = 1; page <= MAX_PAGES; page++) {
+      const { data, headers } = await this.request("GET", url);
+      if (!Array.isArray(data)) {
+        throw new ForgeError(
+          `GET ${url.pathname}`,
+          undefined,
+          `GET ${url.pathname}: expected a list of comments`,
+        );
+      }
+      const found = (data as Comment[]).find(
+        (c) => typeof c?.body === "string" && c.body.trimStart().startsWith(marker),
+      );
+      if (found) return found;
+      const link = headers.get("link");
+      const next = nextLink(link);
+      if (next) {
+        const nextUrl = new URL(next, url);
+        if (nextUrl.origin !== this.base.origin) {
+          throw new ForgeError(
+            `GET ${url.pathname}`,
+            undefined,
+            `GET ${url.pathname}: the next page is on another origin (${nextUrl.origin}); not sending the token there`,
+          );
+        }
+        url = nextUrl;
+        continue;
+      }
+      // A Link header without "next" is the server saying this was the last page.
+      if (link || data.length < PAGE_SIZE) return undefined;
+      url = new URL(url);
+      url.searchParams.set("page", String(page + 1));
+    }
+    throw new ForgeError(
+      "GET comments",
+      undefined,
+      `listing comments: more than ${MAX_PAGES} pages, giving up`,
+    );
+  }
+
+  async updateComment(id: number, body: string): Promise<Comment> {
+    const { data } = await this.request("PATCH", this.url(`${this.repoPath}/issues/comments/${id}`), {
+      body,
+    });
+    return data as Comment;
+  }
+
+  async createComment(pr: number, body: string): Promise<Comment> {
+    const { data } = await this.request("POST", this.url(`${this.repoPath}/issues/${pr}/comments`), { body });
+    return data as Comment;
+  }
+
+  /** Edits the report's earlier comment, or creates it: one comment per PR, whatever the number of runs. */
+  async upsertComment(pr: number, body: string, marker: string): Promise<UpsertResult> {
+    const existing = await this.findComment(pr, marker);
+    if (existing) {
+      const updated = await this.updateComment(existing.id, body);
+      return { action: "updated", id: existing.id, url: updated?.html_url ?? existing.html_url };
+    }
+    const created = await this.createComment(pr, body);
+    return { action: "created", id: created?.id, url: created?.html_url };
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Keeping secrets out of a PR comment. A comment is public to everyone who can read the pull request and
+ * lives forever in its edit history, so every value that reaches the report passes through here first.
+ *
+ * Three nets, because each catches what the others miss:
+ * - values Pulumi marks secret: `pulumi preview --json` blinds them to "[secret]", but a state serialised
+ *   elsewhere (or by another CLI version) carries the secret envelope `{ <sig key>: <secret sig>, ... }`;
+ * - values under keys that look secret (password, token, ...): a provider may not mark them;
+ * - the values of named environment variables (the CI tokens), wherever they appear, since a token can be
+ *   echoed into a command line, a diagnostic or the `--diff-text` file.
+ */
+
+/** The property-map signature key and the secret signature (sdk/go/common/resource/properties.go). */
+export const SIG_KEY = "4dabf18193072939515e22adb298388d";
+export const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+/** What Pulumi itself prints for a blinded secret; the report uses the same word. */
+export const REDACTED = "[secret]";
+
+/** Masked even when nobody names them: the tokens CI always has (GitHub/Gitea Actions, private templates). */
+export const DEFAULT_MASK_ENV = ["MOLECULE_GITEA_TOKEN", "GITHUB_TOKEN"] as const;
+
+// Substrings, not whole words: keys come as `password`, `dbPassword`, `GITHUB_TOKEN`, `x-api-key`.
+const SECRET_KEY_RE =
+  /password|passwd|passphrase|token|secret|authori[sz]ation|api[-_]?key|private[-_]?key|access[-_]?key|credential|cookie/i;
+
+export function isSecretKey(key: string): boolean {
+  return SECRET_KEY_RE.test(key);
+}
+
+/** The secret envelope as any state serialiser writes it (ciphertext, plaintext or value beside the sig). */
+export function isSecretEnvelope(value: unknown): boolean {
+  return (
+    value !== null &&
+    typeof value === "object" &&
+    !Array.isArray(value) &&
+    (value as Record<string, unknown>)[SIG_KEY] === SECRET_SIG
+  );
+}
+
+/**
+ * The strings to mask: the values of the default variables plus the named ones. Empty values are skipped
+ * (masking "" would be meaningless); a value with stray whitespace is masked both as is and trimmed,
+ * because a token read from a file often carries a newline that is gone by the time it is echoed.
+ */
+export function maskValues(env: Record<string, string | undefined>, extraNames: readonly string[] = []) {
+  const values = new Set<string>();
+  for (const name of new Set([...DEFAULT_MASK_ENV, ...extraNames])) {
+    const value = env[name];
+    if (!value) continue;
+    values.add(value);
+    if (value.trim()) values.add(value.trim());
+  }
+  // Longest first, so a value that contains another is masked whole rather than leaving a tail behind.
+  return [...values].sort((a, b) => b.length - a.length);
+}
+
+/** Replaces every occurrence of every mask value. Plain split/join: a token may hold regex characters. */
+export function maskText(text: string, masks: readonly string[]): string {
+  let out = text;
+  for (const mask of masks) if (mask && out.includes(mask)) out = out.split(mask).join(REDACTED);
+  return out;
+}
+
+/**
+ * A deep copy of a property value with every secret blinded: envelopes, values under secret-looking keys
+ * (whatever their type: an object under `secrets` goes whole), and mask values inside any string.
+ */
+export function redactValue(value: unknown, masks: readonly string[], key?: string): unknown {
+  if (value === null || value === undefined) return value;
+  if (key !== undefined && isSecretKey(key)) return REDACTED;
+  if (isSecretEnvelope(value)) return REDACTED;
+  if (typeof value === "string") return maskText(value, masks);
+  if (Array.isArray(value)) return value.map((item) => redactValue(item, masks));
+  if (typeof value === "object") {
+    return Object.fromEntries(
+      Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, redactValue(v, masks, k)]),
+    );
+  }
+  return value;
+}
+
+/**
+ * Masks the env values in every string of a structure without judging keys: for the parts of the preview
+ * that are structure (URNs, diff paths, diagnostics), where a key-based rule would destroy the shape.
+ */
+export function maskStrings<T>(value: T, masks: readonly string[]): T {
+  if (masks.length === 0) return value;
+  if (typeof value === "string") return maskText(value, masks) as T;
+  if (Array.isArray(value)) return value.map((item) => maskStrings(item, masks)) as T;
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(
+      Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, maskStrings(v, masks)]),
+    ) as T;
+  }
+  return value;
+}

@@ -1,0 +1,626 @@
+// The PR report: rendering from `pulumi preview --json` fixtures (test/fixtures/preview/README.md cites the
+// format), secret masking, the comment size limit, and posting against a fake forge on 127.0.0.1 that
+// implements the issue-comment endpoints GitHub and Gitea share.
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Writable } from "node:stream";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { parseManifest } from "../lib/manifest";
+import { runPrReport } from "../lib/pr-report/cli";
+import { formatPropertyPath, parsePropertyPath } from "../lib/pr-report/diff";
+import { ForgeClient, ForgeError, nextLink } from "../lib/pr-report/forge";
+import { comparePins, pinsFromManifest } from "../lib/pr-report/pins";
+import { InputError, parsePreview, sanitizePreview } from "../lib/pr-report/preview";
+import { COMMENT_LIMIT, REPORT_MARKER, type ReportInput, renderReport } from "../lib/pr-report/render";
+import { REDACTED, redactValue, SECRET_SIG, SIG_KEY } from "../lib/pr-report/secrets";
+
+const PROJECT = path.resolve(__dirname, "..");
+const FIXTURES = path.join(__dirname, "fixtures", "preview");
+const fx = (name: string) => path.join(FIXTURES, name);
+const TOKEN = "ghs_FixtureTokenValue0123456789abcdef";
+const REPO = "molecule-ai/molecule-images";
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(path.join(tmpdir(), "pr-report-"));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The renderer on a fixture, as the CLI would call it (sanitised first). */
+function render(file: string, extra: Partial<ReportInput> = {}, masks: string[] = []): string {
+  const preview = sanitizePreview(parsePreview(readFileSync(fx(file), "utf8"), file), masks);
+  return renderReport({ preview, masks, ...extra });
+}
+
+function pinsBetween(base: string, head: string): ReportInput["pins"] {
+  const pins = (f: string) => pinsFromManifest(parseManifest(readFileSync(fx(f), "utf8"), f));
+  return { changes: comparePins(pins(base), pins(head)), source: "base-manifest" };
+}
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The CLI in-process, with its own environment: nothing leaks in from the test runner's. */
+async function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
+  let stdout = "";
+  let stderr = "";
+  const sink = (append: (s: string) => void) =>
+    new Writable({
+      write(chunk, _encoding, done) {
+        append(String(chunk));
+        done();
+      },
+    });
+  const code = await runPrReport(args, {
+    stdout: sink((s) => (stdout += s)),
+    stderr: sink((s) => (stderr += s)),
+    env,
+  });
+  return { code, stdout, stderr };
+}
+
+/** The real `npm run pr-report` command line, as CI runs it. */
+function spawnCli(args: string[], env: Record<string, string>): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--import", "tsx", "cli/pr-report.ts", ...args], {
+      cwd: PROJECT,
+      env: { PATH: process.env.PATH ?? "", ...env },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+describe("rendering", () => {
+  it("first run: every resource to create or import is listed, images are new, secrets stay blinded", () => {
+    const out = render("create.json");
+    expect(out.startsWith(`${REPORT_MARKER}\n`)).toBe(true);
+    expect(out).toContain("**15 to create, 2 to import**, 0 unchanged.");
+    expect(out).toContain("| import | `aws:ecr/repository:Repository` | `registry-platform-repository` |  |");
+    expect(out).toContain("| create | `command:local:Command` | `templates-record` |  |");
+    expect(out.match(/^\| (create|import) \|/gm)).toHaveLength(17);
+    expect(out).toContain("- **platform** (`platform-image`, create): new image (first build)");
+    expect(out).toContain("- **platform-agent** (`platform-agent-image`, create): new image (first build)");
+    expect(out).toContain("<details>");
+    expect(out).toContain(
+      '+ registries: [{"address":"153263036946.dkr.ecr.us-east-2.amazonaws.com","password":"[secret]"',
+    );
+    expect(out).not.toContain("#### Template pins");
+  });
+
+  it("pin bump: the Command is replaced and each image says why it rebuilds, with the pin that moved", () => {
+    const out = render("update-pin-bump.json", {
+      pins: pinsBetween("manifest-base.json", "manifest-pin-bump.json"),
+    });
+    expect(out).toContain("**2 to update, 1 to replace**, 13 unchanged.");
+    expect(out).toContain("| replace | `command:local:Command` | `templates-record` | `triggers` |");
+    expect(out).toContain(
+      "| update | `docker-build:index:Image` | `platform-agent-image` | `buildArgs`, `contextHash`, `labels`, `tags` |",
+    );
+    expect(out).toContain(
+      "- **platform** (`platform-image`, update): templates changed: platform-agent e5c8302 → 1a2b3c4; build context changed; tags changed (new commit a1b2c3d)",
+    );
+    expect(out).toContain(
+      "- **platform-agent** (`platform-agent-image`, update): templates changed: platform-agent e5c8302 → 1a2b3c4; base image changed; build context changed; tags changed (new commit a1b2c3d)",
+    );
+    expect(out).toContain(
+      "| `workspace_templates/platform-agent` | molecule-ai/molecule-ai-workspace-template-platform-agent | `e5c8302` → `1a2b3c4` |",
+    );
+    expect(out).toContain("- **warning** `templates`: staging: workspace_templates/platform-agent: fetched");
+    // The diff rendered from detailedDiff: quoted label paths, unknowns named.
+    expect(out).toContain('+ labels["app.molecule.templates.digest"]: (known after apply)');
+    expect(out).toMatch(/\+ triggers\[0\]: "sha256:[0-9a-f]{64}" \(forces replacement\)/);
+  });
+
+  it("pin bump with --manifest only: the base pins come from what the staging Command last recorded", async () => {
+    const run = await cli([
+      "--preview-json",
+      fx("update-pin-bump.json"),
+      "--manifest",
+      fx("manifest-pin-bump.json"),
+    ]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain("Compared with the pins the stack last recorded");
+    expect(run.stdout).toContain("templates changed: platform-agent e5c8302 → 1a2b3c4;");
+    expect(run.stdout).toContain("`e5c8302` → `1a2b3c4`");
+  });
+
+  it("replacement steps fold into one row; sames are counted, not listed", () => {
+    const out = render("replace-command.json");
+    const rows = out.split("\n").filter((l) => l.startsWith("| ") && !l.startsWith("| Op"));
+    expect(rows).toEqual([
+      "| replace | `command:local:Command` | `templates-record` | `create` |",
+      "| update | `docker-build:index:Image` | `platform-image` | `labels` |",
+      "| update | `docker-build:index:Image` | `platform-agent-image` | `buildArgs`, `labels` |",
+    ]);
+    expect(out).toContain("**2 to update, 1 to replace**, 13 unchanged.");
+    expect(out).not.toContain("molecule-images-staging");
+    // No manifests given: the templates reason still shows, from the label.
+    expect(out).toContain("- **platform** (`platform-image`, update): templates changed (staged digest)");
+    expect(out).toContain("templates changed (staged digest); base image changed");
+    // A long command line is shown from where it changes, not cut before it.
+    expect(out).toContain('--quiet --attempts 3" (forces replacement)');
+  });
+
+  it("pin changes: bumped, added and removed entries, old → new in 7 characters", () => {
+    const out = render("update-pin-bump.json", {
+      pins: pinsBetween("manifest-base.json", "manifest-pins-mixed.json"),
+    });
+    expect(out).toContain("| `plugins/ecc` | molecule-ai/molecule-ai-plugin-ecc | `4df7e4c` → `5ef0a1b` |");
+    expect(out).toContain(
+      "| `workspace_templates/hermes` | molecule-ai/molecule-ai-workspace-template-hermes | added at `ca7e1ef` |",
+    );
+    expect(out).toContain(
+      "| `workspace_templates/codex` | molecule-ai/molecule-ai-workspace-template-codex | removed (was `070447a`) |",
+    );
+    expect(out).toContain(
+      "templates changed: ecc 4df7e4c → 5ef0a1b, platform-agent e5c8302 → 1a2b3c4, +hermes ca7e1ef, −codex 070447a;",
+    );
+  });
+
+  it("no change: says so plainly, with no table and no diff", () => {
+    const out = render("no-change.json", { pins: pinsBetween("manifest-base.json", "manifest-base.json") });
+    expect(out).toContain(
+      "**No changes.** Nothing will be created, updated, replaced or deleted (16 resources unchanged), and no image will be rebuilt.",
+    );
+    expect(out).toContain("No template pin changed.");
+    expect(out).not.toContain("#### Resources");
+    expect(out).not.toContain("<details>");
+  });
+
+  it("a failed preview says so instead of claiming no changes", () => {
+    const preview = parsePreview(
+      JSON.stringify({
+        diagnostics: [
+          { message: "program failed:\nTypeError: x is undefined\n", severity: "error" },
+          { message: "console output\n", severity: "info" },
+        ],
+      }),
+      "failed.json",
+    );
+    const out = renderReport({ preview });
+    expect(out).toContain("**The preview failed** with 1 error");
+    expect(out).not.toContain("No changes");
+    expect(out).toContain("- **error**: program failed: TypeError: x is undefined");
+    expect(out).not.toContain("console output");
+  });
+
+  it("property paths parse and print the way Pulumi spells them", () => {
+    expect(parsePropertyPath('labels["app.molecule.templates.digest"]')).toEqual([
+      "labels",
+      "app.molecule.templates.digest",
+    ]);
+    expect(parsePropertyPath("buildArgs.BASE_IMAGE")).toEqual(["buildArgs", "BASE_IMAGE"]);
+    expect(parsePropertyPath('registries[0].password["a\\"b"]')).toEqual([
+      "registries",
+      0,
+      "password",
+      'a"b',
+    ]);
+    expect(formatPropertyPath(["labels", "org.opencontainers.image.revision"])).toBe(
+      'labels["org.opencontainers.image.revision"]',
+    );
+  });
+
+  it("bad input is rejected with the file named; streamed engine events are explained", () => {
+    expect(() => parsePreview('{"steps": {}}', "p.json")).toThrow(
+      /p\.json: not a pulumi preview --json document: \.steps/,
+    );
+    expect(() => parsePreview("", "p.json")).toThrow(InputError);
+    expect(() =>
+      parsePreview('{"sequence":0,"timestamp":1}\n{"sequence":1,"timestamp":1}', "p.json"),
+    ).toThrow(/PULUMI_ENABLE_STREAMING_JSON_PREVIEW/);
+  });
+});
+
+describe("comment size limit", () => {
+  it("a huge diff is truncated first: under the limit, marker and every other section kept, truncation said", async () => {
+    const line = (i: number) => `    ~ docker-build:index:Image: (update) line ${i} ${"x".repeat(60)}`;
+    const file = path.join(dir, "huge.diff.txt");
+    writeFileSync(file, Array.from({ length: 30_000 }, (_, i) => line(i)).join("\n"));
+    const run = await cli([
+      "--preview-json",
+      fx("update-pin-bump.json"),
+      "--manifest",
+      fx("manifest-pin-bump.json"),
+      "--base-manifest",
+      fx("manifest-base.json"),
+      "--diff-text",
+      file,
+    ]);
+    expect(run.code).toBe(0);
+    const out = run.stdout;
+    expect(out.length).toBeLessThanOrEqual(COMMENT_LIMIT);
+    expect(out.length).toBeGreaterThan(COMMENT_LIMIT - 500);
+    expect(out.startsWith(REPORT_MARKER)).toBe(true);
+    expect(out).toMatch(/<summary>Full diff \(truncated: \d+ of 30000 lines\)<\/summary>/);
+    expect(out).toContain("The diff was truncated to fit the comment size limit");
+    expect(out).toContain(line(0));
+    expect(out).not.toContain(line(29_999));
+    // Nothing else was cut.
+    expect(out).toContain("| replace | `command:local:Command` | `templates-record` | `triggers` |");
+    expect(out).toContain("templates changed: platform-agent e5c8302 → 1a2b3c4");
+    expect(out).toContain("`e5c8302` → `1a2b3c4`");
+    expect(out).not.toContain("not shown (comment size limit)");
+    expect(out.trimEnd().endsWith("</details>")).toBe(true);
+  });
+
+  it("when the diff alone is not enough, rows go next, image reasons last", () => {
+    const out = render("create.json", { limit: 1500 });
+    expect(out.length).toBeLessThanOrEqual(1500);
+    expect(out.startsWith(REPORT_MARKER)).toBe(true);
+    expect(out).toContain("is too large for a comment and was left out");
+    expect(out).toMatch(/_…\d+ more resources not shown \(comment size limit\)\._/);
+    expect(out).toContain("- **platform-agent** (`platform-agent-image`, create): new image (first build)");
+  });
+
+  it("a diff holding a code fence cannot close the collapsed block early", () => {
+    const out = render("no-change.json");
+    expect(out).not.toContain("```");
+    const withFence = render("replace-command.json", { diffText: "+ a\n```\n- b" });
+    expect(withFence).toContain("````diff\n+ a\n```\n- b\n````");
+  });
+});
+
+describe("secrets", () => {
+  const leaks = [
+    TOKEN,
+    "eyJwYXlsb2FkIjoiT0xEX0VDUl9QQVNTV09SRF9oaWRkZW4ifQ", // the password inside the secret envelope
+    "npm_FixtureNotMarkedSecret42", // under a secret-looking key, not marked by Pulumi
+    "gta_FixtureGiteaTokenNotMarked",
+    "AAABAF1x0fixtureciphertext",
+  ];
+
+  it("secret-wrapped and secret-keyed values and the CI token never appear (rendered diff)", async () => {
+    const run = await cli(["--preview-json", fx("secrets.json")], { GITHUB_TOKEN: TOKEN });
+    expect(run.code).toBe(0);
+    for (const leak of leaks) expect(run.stdout).not.toContain(leak);
+    expect(run.stdout).toContain("- registries[0].password: [secret]");
+    expect(run.stdout).toContain("+ secrets.npm_token: [secret]");
+    expect(run.stdout).toContain("- environment.MOLECULE_GITEA_TOKEN: [secret]");
+    expect(run.stdout).toContain("https://x-access-token:[secret]@git.moleculesai.app");
+  });
+
+  it("the CI token is masked in --diff-text too", async () => {
+    const run = await cli(["--preview-json", fx("secrets.json"), "--diff-text", fx("secrets.diff.txt")], {
+      GITHUB_TOKEN: TOKEN,
+    });
+    expect(run.code).toBe(0);
+    expect(readFileSync(fx("secrets.diff.txt"), "utf8")).toContain(TOKEN);
+    for (const leak of leaks) expect(run.stdout).not.toContain(leak);
+    expect(run.stdout).toContain('http.extraHeader="Authorization: token [secret]"');
+  });
+
+  it("--mask-env names more variables to mask; the defaults stay masked", async () => {
+    const file = path.join(dir, "deploy.diff.txt");
+    writeFileSync(file, `+ deploy key: s3cr3t-deploy-value\n+ gitea: gta_default_masked_value\n`);
+    const args = ["--preview-json", fx("update-pin-bump.json"), "--diff-text", file];
+    const env = { DEPLOY_KEY: "s3cr3t-deploy-value", MOLECULE_GITEA_TOKEN: "gta_default_masked_value" };
+    const plain = await cli(args, env);
+    expect(plain.stdout).toContain("s3cr3t-deploy-value");
+    expect(plain.stdout).not.toContain("gta_default_masked_value");
+    const masked = await cli([...args, "--mask-env", "DEPLOY_KEY"], env);
+    expect(masked.stdout).not.toContain("s3cr3t-deploy-value");
+    expect(masked.stdout).toContain("+ deploy key: [secret]");
+  });
+
+  it("redactValue blinds envelopes and secret-looking keys at any depth", () => {
+    const value = {
+      a: { [SIG_KEY]: SECRET_SIG, plaintext: '"p"' },
+      nested: [{ dbPassword: 1, name: "ok" }],
+      Authorization: "token abc",
+    };
+    expect(redactValue(value, [])).toEqual({
+      a: REDACTED,
+      nested: [{ dbPassword: REDACTED, name: "ok" }],
+      Authorization: REDACTED,
+    });
+  });
+});
+
+/** A forge on loopback: GitHub's/Gitea's issue-comment endpoints over an in-memory store. */
+interface FakeForge {
+  url: string;
+  comments: Array<{ id: number; body: string }>;
+  requests: Array<{ method: string; path: string; query: URLSearchParams; auth?: string; accept?: string }>;
+  /** GitHub sends Link headers; this turns them off to exercise page/per_page until a short page. */
+  linkHeaders: boolean;
+  /** Answer this method with this status (and a body echoing the token, to prove it is masked). */
+  failOn?: { method: string; status: number };
+  close: () => Promise<void>;
+}
+
+const PREFIX = "/api/v1";
+
+async function startForge(): Promise<FakeForge> {
+  let nextId = 1000;
+  const forge: FakeForge = {
+    url: "",
+    comments: [],
+    requests: [],
+    linkHeaders: true,
+    close: async () => {},
+  };
+  const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
+    res.writeHead(status, { "Content-Type": "application/json", ...headers });
+    res.end(JSON.stringify(body));
+  };
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    let raw = "";
+    req.on("data", (c: Buffer) => (raw += c.toString()));
+    req.on("end", () => {
+      const url = new URL(req.url ?? "/", forge.url);
+      forge.requests.push({
+        method: req.method ?? "",
+        path: url.pathname,
+        query: url.searchParams,
+        auth: req.headers.authorization,
+        accept: req.headers.accept,
+      });
+      if (req.headers.authorization !== `token ${TOKEN}`)
+        return send(res, 401, { message: "Bad credentials" });
+      if (forge.failOn && forge.failOn.method === req.method) {
+        return send(res, forge.failOn.status, {
+          message: `Resource not accessible by integration (token ${TOKEN})`,
+        });
+      }
+      const list = new RegExp(`^${PREFIX}/repos/${REPO}/issues/(\\d+)/comments$`).exec(url.pathname);
+      const one = new RegExp(`^${PREFIX}/repos/${REPO}/issues/comments/(\\d+)$`).exec(url.pathname);
+      if (list && req.method === "GET") {
+        // GitHub reads per_page (max 100), Gitea reads limit (max 50 by default).
+        const size = Math.min(
+          Number(url.searchParams.get("per_page") ?? url.searchParams.get("limit") ?? 30),
+          100,
+        );
+        const page = Number(url.searchParams.get("page") ?? 1);
+        const items = forge.comments.slice((page - 1) * size, page * size);
+        const headers: Record<string, string> = {};
+        const last = Math.max(1, Math.ceil(forge.comments.length / size));
+        if (forge.linkHeaders) {
+          const at = (p: number) => {
+            const u = new URL(url);
+            u.searchParams.set("page", String(p));
+            return `<${u}>`;
+          };
+          const links = [`${at(last)}; rel="last"`];
+          if (page < last) links.unshift(`${at(page + 1)}; rel="next"`);
+          headers.Link = links.join(", ");
+        }
+        return send(res, 200, items, headers);
+      }
+      if (list && req.method === "POST") {
+        const comment = { id: nextId++, body: (JSON.parse(raw) as { body: string }).body };
+        forge.comments.push(comment);
+        return send(res, 201, { ...comment, html_url: `${forge.url}/pr/${list[1]}#c${comment.id}` });
+      }
+      if (one && req.method === "PATCH") {
+        const comment = forge.comments.find((c) => c.id === Number(one[1]));
+        if (!comment) return send(res, 404, { message: "Not Found" });
+        comment.body = (JSON.parse(raw) as { body: string }).body;
+        return send(res, 200, { ...comment, html_url: `${forge.url}/pr#c${comment.id}` });
+      }
+      return send(res, 404, { message: "Not Found" });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  forge.url = `http://127.0.0.1:${port}`;
+  forge.close = () => new Promise((resolve) => server.close(() => resolve()));
+  return forge;
+}
+
+describe("--post", () => {
+  let forge: FakeForge;
+  const env = () => ({
+    GITHUB_API_URL: `${forge.url}${PREFIX}`,
+    GITHUB_REPOSITORY: REPO,
+    GITHUB_TOKEN: TOKEN,
+  });
+  const marked = () => forge.comments.filter((c) => c.body.startsWith(REPORT_MARKER));
+
+  beforeAll(async () => {
+    forge = await startForge();
+  });
+  afterEach(() => {
+    forge.comments = [];
+    forge.requests = [];
+    forge.linkHeaders = true;
+    forge.failOn = undefined;
+  });
+  afterAll(() => forge.close());
+
+  it("the first run creates the comment; the second edits it: still one comment", async () => {
+    forge.comments.push(
+      { id: 1, body: "LGTM" },
+      { id: 2, body: "mentions <!-- molecule-images:pr-report --> inline" },
+    );
+    const first = await cli(["--preview-json", fx("update-pin-bump.json"), "--post", "--pr", "7"], env());
+    expect(first.code).toBe(0);
+    expect(first.stderr).toMatch(/created comment 1000 on PR #7/);
+    expect(marked()).toHaveLength(1);
+    expect(marked()[0]?.body).toBe(first.stdout);
+    expect(forge.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      `GET ${PREFIX}/repos/${REPO}/issues/7/comments`,
+      `POST ${PREFIX}/repos/${REPO}/issues/7/comments`,
+    ]);
+    expect(forge.requests.every((r) => r.auth === `token ${TOKEN}`)).toBe(true);
+    expect(forge.requests.every((r) => r.accept === "application/vnd.github+json")).toBe(true);
+
+    const second = await cli(["--preview-json", fx("no-change.json"), "--post", "--pr", "7"], env());
+    expect(second.code).toBe(0);
+    expect(second.stderr).toMatch(/updated comment 1000 on PR #7/);
+    expect(marked()).toHaveLength(1);
+    expect(marked()[0]?.body).toContain("**No changes.**");
+    expect(forge.comments).toHaveLength(3);
+    expect(forge.requests.filter((r) => r.method === "POST")).toHaveLength(1);
+    expect(forge.requests.at(-1)?.method).toBe("PATCH");
+    expect(forge.requests.at(-1)?.path).toBe(`${PREFIX}/repos/${REPO}/issues/comments/1000`);
+  });
+
+  for (const linkHeaders of [true, false]) {
+    it(`finds its comment on page 3 of 250 (${linkHeaders ? "Link rel=next" : "page/per_page until a short page"})`, async () => {
+      forge.linkHeaders = linkHeaders;
+      for (let i = 0; i < 250; i++) forge.comments.push({ id: i + 1, body: `comment ${i + 1}` });
+      forge.comments[119] = { id: 120, body: `${REPORT_MARKER}\nthe old report` };
+      const run = await cli(["--preview-json", fx("update-pin-bump.json"), "--post", "--pr", "7"], env());
+      expect(run.code).toBe(0);
+      expect(run.stderr).toMatch(/updated comment 120 on PR #7/);
+      const gets = forge.requests.filter((r) => r.method === "GET");
+      // Pages of 50 (both per_page and Gitea's limit sent), stopping at the page that holds it.
+      expect(gets.map((r) => r.query.get("page"))).toEqual(["1", "2", "3"]);
+      expect(gets.every((r) => r.query.get("per_page") === "50" && r.query.get("limit") === "50")).toBe(true);
+      expect(forge.requests.filter((r) => r.method === "POST")).toHaveLength(0);
+      expect(forge.comments).toHaveLength(250);
+      expect(forge.comments[119]?.body).toBe(run.stdout);
+    });
+  }
+
+  it("walks every page before creating when no comment of its own exists (no Link headers)", async () => {
+    forge.linkHeaders = false;
+    for (let i = 0; i < 100; i++) forge.comments.push({ id: i + 1, body: `comment ${i + 1}` });
+    const run = await cli(["--preview-json", fx("no-change.json"), "--post", "--pr", "7"], env());
+    expect(run.code).toBe(0);
+    // 50, 50, then an empty (short) page: the last.
+    expect(forge.requests.filter((r) => r.method === "GET").map((r) => r.query.get("page"))).toEqual([
+      "1",
+      "2",
+      "3",
+    ]);
+    expect(marked()).toHaveLength(1);
+  });
+
+  it("takes the PR number from GITHUB_EVENT_PATH's pull_request.number", async () => {
+    const event = path.join(dir, "event.json");
+    writeFileSync(event, JSON.stringify({ action: "synchronize", number: 42, pull_request: { number: 42 } }));
+    const run = await cli(["--preview-json", fx("no-change.json"), "--post"], {
+      ...env(),
+      GITHUB_EVENT_PATH: event,
+    });
+    expect(run.code).toBe(0);
+    expect(forge.requests[0]?.path).toBe(`${PREFIX}/repos/${REPO}/issues/42/comments`);
+  });
+
+  for (const method of ["GET", "POST"]) {
+    it(`a 403 on ${method} fails clearly: exit 1, the call and the status named, the token never printed`, async () => {
+      forge.failOn = { method, status: 403 };
+      const run = await cli(["--preview-json", fx("no-change.json"), "--post", "--pr", "7"], env());
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain(`${method} ${PREFIX}/repos/${REPO}/issues/7/comments`);
+      expect(run.stderr).toMatch(/failed: HTTP 403 Forbidden/);
+      expect(run.stderr).toContain("pull-requests: write");
+      expect(run.stderr).not.toContain(TOKEN);
+      expect(run.stdout).not.toContain(TOKEN);
+      // The report itself was still printed for the log.
+      expect(run.stdout.startsWith(REPORT_MARKER)).toBe(true);
+    });
+  }
+
+  it("the real command: creates, then edits; a 403 exits 1 without the token; --summary appends", async () => {
+    const summary = path.join(dir, "summary.md");
+    writeFileSync(summary, "earlier step\n");
+    const args = ["--preview-json", fx("update-pin-bump.json"), "--post", "--pr", "9", "--summary"];
+    const runEnv = { ...env(), GITHUB_STEP_SUMMARY: summary };
+    const first = await spawnCli(args, runEnv);
+    expect(first.stderr).toMatch(/created comment \d+ on PR #9/);
+    expect(first.code).toBe(0);
+    const second = await spawnCli(args, runEnv);
+    expect(second.code).toBe(0);
+    expect(second.stderr).toMatch(/updated comment \d+ on PR #9/);
+    expect(marked()).toHaveLength(1);
+    expect(readFileSync(summary, "utf8")).toBe(`earlier step\n${first.stdout}\n${second.stdout}\n`);
+
+    forge.failOn = { method: "PATCH", status: 403 };
+    const denied = await spawnCli(args, runEnv);
+    expect(denied.code).toBe(1);
+    expect(denied.stderr).toMatch(
+      /PATCH \/api\/v1\/repos\/molecule-ai\/molecule-images\/issues\/comments\/\d+ failed: HTTP 403/,
+    );
+    expect(`${denied.stdout}${denied.stderr}`).not.toContain(TOKEN);
+  });
+});
+
+describe("usage and input errors exit 2", () => {
+  it.each([
+    [[], {}, /--preview-json <file> is required/],
+    [["--bogus"], {}, /Unknown option '--bogus'/],
+    [
+      ["--preview-json", "/nonexistent/p.json"],
+      {},
+      /--preview-json \/nonexistent\/p\.json: cannot read \(ENOENT\)/,
+    ],
+    [["--preview-json", fx("manifest-base.json")], {}, /not a pulumi preview --json document/],
+    [
+      ["--preview-json", fx("no-change.json"), "--base-manifest", fx("manifest-base.json")],
+      {},
+      /needs --manifest/,
+    ],
+    [["--preview-json", fx("no-change.json"), "--manifest", fx("no-change.json")], {}, /invalid manifest/],
+    [
+      ["--preview-json", fx("no-change.json"), "--post", "--pr", "7"],
+      { GITHUB_TOKEN: TOKEN },
+      /GITHUB_REPOSITORY/,
+    ],
+    [
+      ["--preview-json", fx("no-change.json"), "--post", "--pr", "7"],
+      { GITHUB_REPOSITORY: REPO },
+      /GITHUB_TOKEN/,
+    ],
+    [
+      ["--preview-json", fx("no-change.json"), "--post", "--pr", "seven"],
+      { GITHUB_REPOSITORY: REPO, GITHUB_TOKEN: TOKEN },
+      /--pr: expected a PR number/,
+    ],
+    [
+      ["--preview-json", fx("no-change.json"), "--post"],
+      { GITHUB_REPOSITORY: REPO, GITHUB_TOKEN: TOKEN },
+      /--pr <number>/,
+    ],
+  ] as Array<[string[], Record<string, string>, RegExp]>)("%j", async (args, env, message) => {
+    const run = await cli(args, env);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(message);
+    expect(run.stderr).not.toContain(TOKEN);
+  });
+});
+
+describe("forge client details", () => {
+  it("parses Link headers", () => {
+    expect(
+      nextLink(
+        '<https://api.github.com/x?page=3>; rel="next", <https://api.github.com/x?page=5>; rel="last"',
+      ),
+    ).toBe("https://api.github.com/x?page=3");
+    expect(nextLink('<https://api.github.com/x?page=1>; rel="prev"')).toBeUndefined();
+    expect(nextLink(null)).toBeUndefined();
+  });
+
+  it("never follows a next link to another origin with the token", async () => {
+    const seen: string[] = [];
+    const fakeFetch = (async (input: Parameters<typeof fetch>[0]) => {
+      seen.push(String(input));
+      return new Response("[]", {
+        status: 200,
+        headers: { Link: '<http://elsewhere.invalid/x?page=2>; rel="next"' },
+      });
+    }) as typeof fetch;
+    const client = new ForgeClient({
+      apiUrl: "http://127.0.0.1:9/api/v1",
+      repository: REPO,
+      token: TOKEN,
+      fetch: fakeFetch,
+    });
+    await expect(client.findComment(1, REPORT_MARKER)).rejects.toThrow(ForgeError);
+    await expect(client.findComment(1, REPORT_MARKER)).rejects.toThrow(/not sending the token there/);
+    expect(seen.every((u) => u.startsWith("http://127.0.0.1:9/api/v1/"))).toBe(true);
+  });
+});
