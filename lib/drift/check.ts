@@ -92,8 +92,8 @@ export async function checkDrift(images: ExpectedImage[], opts: CheckOptions): P
   if (opts.scanPrefix !== undefined) {
     const prefix = opts.scanPrefix;
     const hosts = [...new Set(images.map((i) => splitRepository(i.repository).host))];
+    const known = new Set(images.map((i) => i.repository));
     for (const host of hosts) {
-      const known = new Set(images.map((i) => i.repository));
       scanned.push(
         limit(() => backend(host).list(prefix))
           .then((paths) =>
