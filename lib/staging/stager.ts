@@ -11,7 +11,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, renameSync, rmSync } from "node:fs";
 import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import pLimit from "p-limit";
 import { entriesOf, LIST_DIRS, LISTS, type ListName, type Manifest, type PlannedEntry } from "../manifest";
 import { fetchCommit, GitError, type GitRun, gitEnv, initBare, readCommit, redactUrl } from "./git";
@@ -149,11 +149,18 @@ async function writeAtomically(path: string, content: string): Promise<void> {
   await rename(tmp, path);
 }
 
-/** Moves a directory out of sight first, so a kill mid-delete never leaves half an entry at its name. */
-async function removeDir(dir: string, parent: string, name: string): Promise<void> {
-  const doomed = join(parent, `.old-${tag()}-${name}`);
-  renameSync(dir, doomed);
-  rmSync(doomed, { recursive: true, force: true });
+/**
+ * Renames an entry to `.old-<tag>-<name>` beside itself, the one name recover() knows how to restore.
+ * Deleting or replacing an entry starts here, so a kill never leaves half an entry at its name.
+ */
+function moveAside(dir: string): string {
+  const aside = join(dirname(dir), `.old-${tag()}-${basename(dir)}`);
+  renameSync(dir, aside);
+  return aside;
+}
+
+function removeDir(dir: string): void {
+  rmSync(moveAside(dir), { recursive: true, force: true });
 }
 
 /**
@@ -246,7 +253,7 @@ export async function stage(opts: StageOptions): Promise<StageResult> {
           );
         }
         // Stale content for a skipped entry must not reach an image as if it were current.
-        if (existsSync(target)) await removeDir(target, layout.listDir(entry.list), entry.name);
+        if (existsSync(target)) removeDir(target);
         await rm(layout.marker(entry), { force: true });
         skipped.push({
           list: entry.list,
@@ -271,7 +278,7 @@ export async function stage(opts: StageOptions): Promise<StageResult> {
             const outcome = await fetchCommit(gitDir, url, entry.ref, run);
             if (outcome.fallback) {
               progress.warn(
-                `${label}: ${redactUrl(url)} refused a fetch by SHA; fetched branch history to depth ${outcome.fallback.depth} instead`,
+                `${label}: ${redactUrl(url)} refused a fetch by SHA; fetched branch and tag history to depth ${outcome.fallback.depth} instead`,
               );
             }
             break;
@@ -300,15 +307,10 @@ export async function stage(opts: StageOptions): Promise<StageResult> {
         writeTree(tree, files, blobs, time);
         const digest = hashTree(tree);
 
-        if (existsSync(target)) {
-          const old = join(layout.listDir(entry.list), `.old-${tag()}-${entry.name}`);
-          // Back to back, with no await between: the entry is missing from its name for two syscalls.
-          renameSync(target, old);
-          renameSync(tree, target);
-          rmSync(old, { recursive: true, force: true });
-        } else {
-          renameSync(tree, target);
-        }
+        // Back to back, with no await between: the entry is missing from its name for two syscalls.
+        const old = existsSync(target) ? moveAside(target) : undefined;
+        renameSync(tree, target);
+        if (old) rmSync(old, { recursive: true, force: true });
         await writeAtomically(
           layout.marker(entry),
           `${JSON.stringify({ repo: entry.repo, ref: entry.ref, digest })}\n`,
@@ -338,7 +340,7 @@ export async function stage(opts: StageOptions): Promise<StageResult> {
       for (const name of (await readdir(layout.listDir(list))).sort()) {
         if (name.startsWith(".") || wanted.has(name)) continue;
         const marker = await readMarker(layout.marker({ list, name }));
-        await removeDir(join(layout.listDir(list), name), layout.listDir(list), name);
+        removeDir(join(layout.listDir(list), name));
         results.push({ list, name, ref: marker?.ref ?? null, digest: null, action: "removed" });
         progress.entryDone(`${list}/${name}`, "removed", 0);
       }
