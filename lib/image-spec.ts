@@ -8,6 +8,7 @@ import { CACHE_TAG } from "./lifecycle-policy";
 import type { ImageConfig } from "./stack-config";
 
 export const TEMPLATES_LABEL = "app.molecule.templates.digest";
+export const REVISION_LABEL = "org.opencontainers.image.revision";
 
 export interface ImageSpecInput<T> {
   image: ImageConfig;
@@ -48,7 +49,7 @@ export function imageSpec<T>(input: ImageSpecInput<T>): ImageSpec<T> {
   if (input.sourceDateEpoch !== undefined) buildArgs.SOURCE_DATE_EPOCH = String(input.sourceDateEpoch);
 
   const labels: Record<string, string | T> = {
-    "org.opencontainers.image.revision": input.gitSha,
+    [REVISION_LABEL]: input.gitSha,
     [TEMPLATES_LABEL]: input.templatesDigest,
   };
   if (input.sourceUrl) labels["org.opencontainers.image.source"] = input.sourceUrl;

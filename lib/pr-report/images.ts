@@ -3,13 +3,12 @@
  * from the staging Command's digest), the parent's digest (BASE_IMAGE), the build context, the commit
  * (tags). Pure: it reads the change's property diff and the pin comparison.
  */
-import { TEMPLATES_LABEL } from "../image-spec";
+import { REVISION_LABEL, TEMPLATES_LABEL } from "../image-spec";
 import { isUnknown, type PropertyChange, propertyChanges } from "./diff";
 import { describePinChange, type PinChange, short } from "./pins";
 import { parseUrn, type ResourceChange } from "./preview";
 
 export const IMAGE_TYPE = "docker-build:index:Image";
-const REVISION_LABEL = "org.opencontainers.image.revision";
 // The default `baseArg`; a custom one is recognised by its value, a digest reference.
 const BASE_ARG = "BASE_IMAGE";
 const DIGEST_REF_RE = /@sha256:[0-9a-f]{64}$/;
