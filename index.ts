@@ -1,6 +1,5 @@
 // molecule-images: the platform's image pipeline. Staged templates feed a chain of images in which every
 // child's base is its parent's pushed digest, so order and freshness come from data, not from step order.
-import { posix } from "node:path";
 import type * as pulumi from "@pulumi/pulumi";
 import { EcrRegistry } from "./components/ecr-registry";
 import { PlatformImage } from "./components/platform-image";
@@ -8,7 +7,6 @@ import { type ImageRegistry, ociRegistry } from "./components/registry";
 import { TemplateStaging } from "./components/template-staging";
 import { orderImages } from "./lib/image-graph";
 import { loadConfig } from "./lib/load-config";
-import { STAGING_DIR } from "./lib/stack-config";
 
 // Everything that can be wrong with config, the manifest or the image graph fails here, before any resource.
 const { config, manifest } = loadConfig();
@@ -29,8 +27,6 @@ const registry: ImageRegistry =
 
 const staging = new TemplateStaging("templates", {
   manifest,
-  manifestFile: config.manifest,
-  dest: posix.join(config.sourceRoot, STAGING_DIR),
   destPath: config.stagingPath,
   gitBaseUrl: config.gitBaseUrl,
   token: config.gitToken,

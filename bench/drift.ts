@@ -13,8 +13,7 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import os from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { checkDrift, DEFAULT_DRIFT_CONCURRENCY } from "../lib/drift/check";
 import { OciBackend } from "../lib/drift/oci";
@@ -28,7 +27,7 @@ import {
   startRegistry,
 } from "../test/support/oci-registry";
 
-const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
+const REPO_ROOT = resolve(__dirname, "..");
 const OUT_DIR = join(REPO_ROOT, "bench", "out");
 
 interface Expected {

@@ -1,13 +1,13 @@
 /** Client side of bench/rss-sampler.ts: one long-lived sampler process, pointed at one tree at a time. */
 import { type ChildProcessByStdio, spawn } from "node:child_process";
+import { join, resolve } from "node:path";
 import type { Readable, Writable } from "node:stream";
-import { fileURLToPath } from "node:url";
 import type { RssPeak } from "./rss-sampler";
 
 export type { RssPeak };
 
-const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
-const SAMPLER = fileURLToPath(new URL("./rss-sampler.ts", import.meta.url));
+const REPO_ROOT = resolve(__dirname, "..");
+const SAMPLER = join(__dirname, "rss-sampler.ts");
 
 export class RssSampler {
   private readonly lines: string[] = [];

@@ -25,8 +25,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, constants as fsConstants, mkdirSync, openSync, readFileSync } from "node:fs";
 import { access, mkdir, mkdtemp, readdir, readFile, statfs, writeFile } from "node:fs/promises";
 import os from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { DEFAULT_CONCURRENCY } from "../lib/staging/stager";
 import { gitEnv, removeDir, runGit } from "../test/support/git-fixtures";
@@ -35,7 +34,7 @@ import { type CompareResult, compareStaged } from "./compare";
 import { buildFixtures, type FixtureEntry, LIST_DIRS, MiB, readRealManifest } from "./fixtures";
 import { type RssPeak, RssSampler } from "./rss";
 
-const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
+const REPO_ROOT = resolve(__dirname, "..");
 const OUT_DIR = join(REPO_ROOT, "bench", "out");
 // Exactly what `npm run stage` runs (minus npm itself): one node process with tsx as a loader.
 const STAGE_CLI = [process.execPath, "--import", "tsx", "cli/stage.ts"] as const;

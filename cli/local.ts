@@ -1,92 +1,73 @@
 /**
- * npm run local [-- up | preview | destroy | outputs | drift | stop-registry]   (default: up)
+ * npm run local [-- up | preview | destroy | outputs | drift | stop] [pulumi flags...]   (default: up)
  *
- * The whole pipeline on this machine: a registry on 127.0.0.1:5000, the sample template repos, and
- * `pulumi <command> --stack local` with a file state backend in .pulumi-state/ (no Pulumi Cloud login).
- * The Pulumi CLI is the npm `pulumi` package pinned in devDependencies.
+ * The whole pipeline on this machine, on the real engine: a registry on 127.0.0.1:5000, a buildkitd on a unix
+ * socket, the sample template repos, and `pulumi <command> --stack local` with a file state backend in
+ * .pulumi-state/. `stop` stops every service it started, by pid.
  */
-import { spawnSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
-import { join, resolve } from "node:path";
 import { backendFor } from "../lib/drift/backends";
 import { runDriftCli } from "../lib/drift/cli";
-import { ensureLocalRegistry, stopLocalRegistry } from "../lib/local-registry";
-import { createSampleRepos } from "../lib/sample-repos";
+import { binaryPath } from "../lib/local/engine/go-build";
+import { cacheRoot } from "../lib/local/engine/provision";
+import { recipeOf } from "../lib/local/engine/recipes";
+import { formatDuration } from "../lib/local/progress";
+import { PROJECT, provisionLocal, pulumi, STACK, selectStack, stopLocal } from "../lib/local/stack";
+import { type ImagesOutput, summarise } from "../lib/local/summary";
 
-const PROJECT = resolve(__dirname, "..");
-const LOCAL = join(PROJECT, ".local");
-const STACK = "local";
-const REGISTRY = "127.0.0.1:5000";
-const PULUMI = join(PROJECT, "node_modules", ".bin", "pulumi");
+const COMMANDS = ["up", "preview", "destroy", "outputs", "drift", "stop"];
+const log = (line: string) => console.error(line);
 
-// Local only: a file backend in the project, and a passphrase that protects nothing but this laptop's state.
-const env = {
-  ...process.env,
-  PULUMI_BACKEND_URL: process.env.PULUMI_BACKEND_URL ?? `file://${join(PROJECT, ".pulumi-state")}`,
-  PULUMI_CONFIG_PASSPHRASE: process.env.PULUMI_CONFIG_PASSPHRASE ?? "molecule-images-local",
-  PULUMI_SKIP_UPDATE_CHECK: "true",
-};
-
-function pulumi(args: string[], capture = false): { code: number; stdout: string } {
-  const result = spawnSync(PULUMI, args, {
-    cwd: PROJECT,
-    env,
-    stdio: capture ? ["ignore", "pipe", "inherit"] : "inherit",
-    encoding: "utf8",
-  });
-  if (result.error) throw new Error(`cannot run the Pulumi CLI (${PULUMI}): ${result.error.message}`);
-  return { code: result.status ?? 1, stdout: result.stdout ?? "" };
+async function outputs(ctx: { env: NodeJS.ProcessEnv }): Promise<Record<string, unknown>> {
+  const r = await pulumi(ctx, ["stack", "output", "--json", "--stack", STACK], { capture: true });
+  return r.code === 0 && r.stdout.trim() ? (JSON.parse(r.stdout) as Record<string, unknown>) : {};
 }
 
 async function main(): Promise<number> {
-  const command = process.argv[2] ?? "up";
-  if (command === "stop-registry") {
-    console.error(
-      stopLocalRegistry(join(LOCAL, "registry")) ? "registry stopped" : "no registry started by this project",
-    );
-    return 0;
-  }
-  if (command === "drift") {
-    // The drift check reads `pulumi stack output --stack local` with the same backend.
-    Object.assign(process.env, env, { PATH: `${join(PROJECT, "node_modules", ".bin")}:${process.env.PATH}` });
-    return runDriftCli(["--stack", STACK, ...process.argv.slice(3)], {
-      stdout: process.stdout,
-      stderr: process.stderr,
-      backendFor,
-    });
-  }
-  if (!["up", "preview", "destroy", "outputs"].includes(command)) {
-    console.error(
-      `unknown command ${command}: expected up, preview, destroy, outputs, drift or stop-registry`,
-    );
+  const [command = "up", ...extra] = process.argv.slice(2);
+  if (!COMMANDS.includes(command)) {
+    log(`local: unknown command ${command}: expected ${COMMANDS.join(", ")}`);
     return 2;
   }
-  console.error(`registry ${REGISTRY}: ${await ensureLocalRegistry(join(LOCAL, "registry"), REGISTRY)}`);
-  const repos = createSampleRepos(join(LOCAL, "git"));
-  console.error(
-    `sample template repos in .local/git: ${repos.map((r) => `${r.name}@${r.ref.slice(0, 7)}`).join(", ")}`,
-  );
-  const version = spawnSync(PULUMI, ["version"], { env, encoding: "utf8", timeout: 120_000 });
-  if (version.status !== 0) {
-    console.error(
-      `local: the Pulumi CLI is not available. The npm "pulumi" package (devDependencies) downloads it on first use, which needs internet access or a pulumi binary on PATH:\n${(version.stderr || version.error?.message || "").trim()}`,
-    );
-    return 1;
+  const started = Date.now();
+  if (command === "stop") {
+    await stopLocal(log, binaryPath(cacheRoot(), recipeOf("buildkit"), "buildkitd"));
+    return 0;
   }
-  mkdirSync(join(PROJECT, ".pulumi-state"), { recursive: true });
-  if (pulumi(["stack", "select", STACK], true).code !== 0 && pulumi(["stack", "init", STACK]).code !== 0)
-    return 1;
-  const extra = process.argv.slice(3);
+  const ctx = await provisionLocal(log);
+  log(`local: provisioned in ${formatDuration(Date.now() - started)}`);
+  await selectStack(ctx);
   switch (command) {
-    case "up":
-      return pulumi(["up", "--stack", STACK, "--yes", ...extra]).code;
+    case "drift":
+      // The drift check reads `pulumi stack output --stack local` with the same engine and backend.
+      Object.assign(process.env, ctx.env);
+      return runDriftCli(["--stack", STACK, ...extra], {
+        stdout: process.stdout,
+        stderr: process.stderr,
+        backendFor,
+      });
     case "preview":
-      return pulumi(["preview", "--stack", STACK, ...extra]).code;
+      return (await pulumi(ctx, ["preview", "--stack", STACK, ...extra])).code;
     case "destroy":
-      return pulumi(["destroy", "--stack", STACK, "--yes", ...extra]).code;
-    default:
-      return pulumi(["stack", "output", "--json", "--stack", STACK, ...extra]).code;
+      return (await pulumi(ctx, ["destroy", "--stack", STACK, "--yes", ...extra])).code;
+    case "outputs":
+      return (await pulumi(ctx, ["stack", "output", "--json", "--stack", STACK, ...extra])).code;
   }
+  const before = await outputs(ctx);
+  const up = await pulumi(ctx, ["up", "--stack", STACK, "--yes", "--skip-preview", ...extra]);
+  if (up.code !== 0) return up.code;
+  const after = await outputs(ctx);
+  console.log(
+    summarise(
+      before.images as ImagesOutput | undefined,
+      after.images as ImagesOutput,
+      after.runtimeImagePins,
+      {
+        elapsedMs: Date.now() - started,
+        project: PROJECT,
+      },
+    ),
+  );
+  return 0;
 }
 
 main().then(
@@ -94,7 +75,7 @@ main().then(
     process.exitCode = code;
   },
   (err: Error) => {
-    console.error(`local: ${err.message}`);
+    log(`local: ${err.message}`);
     process.exitCode = 1;
   },
 );

@@ -1,22 +1,17 @@
-import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { Manifest } from "../lib/manifest";
 import type { Progress } from "../lib/staging/progress";
-import { type StageResult, stage } from "../lib/staging/stager";
+import { stage } from "../lib/staging/stager";
+import { TemplatesRecord } from "../lib/stack/templates-record";
 
 export interface TemplateStagingArgs {
   manifest: Manifest;
-  /** Paths relative to the project directory: they are resource inputs, and must not differ by checkout. */
-  manifestFile: string;
-  dest: string;
-  /** Absolute destination, for the in-program run. */
+  /** Absolute destination: `<sourceRoot>/.tenant-bundle-deps`. */
   destPath: string;
   gitBaseUrl: string;
   /** Read token for private templates. Used by the in-program run only; never a resource input. */
   token?: string;
 }
-
-const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** Staging progress as engine diagnostics: warnings and failures only, the rest would be noise. */
 const pulumiProgress = (resource: pulumi.Resource): Progress => {
@@ -39,9 +34,8 @@ const pulumiProgress = (resource: pulumi.Resource): Progress => {
  * - The stager runs now, during program evaluation, in preview too. docker-build hashes each build
  *   context when it checks the image, before any Command could run; a fresh checkout has nothing staged.
  *   Warm, this costs no network.
- * - A `local.Command` then records what was staged. Its trigger is the staged digest, so a pin bump shows
- *   in the preview as a replacement of this Command, and the images, whose inputs take its output, update.
- *   An unchanged manifest yields the same digest: no replacement, no rebuild.
+ * - A record resource then holds what was staged (`TemplatesRecord`): a pin bump replaces it, and the
+ *   images, whose inputs take its output, update. An unchanged manifest yields the same digest: no change.
  */
 export class TemplateStaging extends pulumi.ComponentResource {
   readonly digest: pulumi.Output<string>;
@@ -61,28 +55,22 @@ export class TemplateStaging extends pulumi.ComponentResource {
       }),
     );
 
-    // The recorded run is warm (the tree is staged and verified above): it prints the digests, nothing more.
-    // It inherits the environment, so a token would reach it without ever being an input.
-    const recorder = new command.local.Command(
+    const record = new TemplatesRecord(
       `${name}-record`,
       {
-        create: [
-          "node --import tsx cli/stage.ts",
-          `--manifest ${quote(args.manifestFile)}`,
-          `--dest ${quote(args.dest)}`,
-          `--git-base-url ${quote(args.gitBaseUrl)}`,
-          "--quiet",
-        ].join(" "),
-        triggers: [staged.digest],
-        logging: command.local.Logging.Stderr,
+        digest: staged.digest,
+        entries: staged.entries.apply((entries) =>
+          entries.flatMap((e) =>
+            e.ref && e.digest ? [{ list: e.list, name: e.name, ref: e.ref, digest: e.digest }] : [],
+          ),
+        ),
       },
       { parent: this },
     );
 
-    const recorded = recorder.stdout.apply((out) => JSON.parse(out) as StageResult);
-    this.digest = recorded.digest;
-    this.templates = recorded.apply((r) =>
-      Object.fromEntries(r.entries.flatMap((e) => (e.digest ? [[`${e.list}/${e.name}`, e.digest]] : []))),
+    this.digest = record.digest;
+    this.templates = record.entries.apply((entries) =>
+      Object.fromEntries(entries.map((e) => [`${e.list}/${e.name}`, e.digest])),
     );
     this.registerOutputs({ digest: this.digest, templates: this.templates });
   }

@@ -1,8 +1,9 @@
 /**
  * The contract between the stack and a Dockerfile, checked with a real Dockerfile parser: every build arg
- * the stack passes is declared (failure 5: a GIT_SHA arg nobody declared), the base arg has no default
- * (a default silently built on whatever local image had that name), and every COPY source under the
- * template dir exists in the staged template.
+ * the stack passes is declared (a build arg nobody declares is silently ignored, as GIT_SHA once was), every
+ * COPY source under the template dir exists in the staged template, and a default on the base arg is named:
+ * the stack always passes the base's digest, so the default cannot win a stack build, but a build outside the
+ * stack would silently use whatever local image has that name.
  */
 import { DockerfileParser } from "dockerfile-ast";
 import { PREDEFINED_ARGS } from "./image-spec";
@@ -14,9 +15,15 @@ export interface DockerfileExpectations {
   template?: { arg: string; files: Set<string> };
 }
 
-export function checkDockerfile(text: string, expect: DockerfileExpectations): string[] {
+export interface DockerfileFindings {
+  problems: string[];
+  warnings: string[];
+}
+
+export function checkDockerfile(text: string, expect: DockerfileExpectations): DockerfileFindings {
   const dockerfile = DockerfileParser.parse(text);
   const problems: string[] = [];
+  const warnings: string[] = [];
   const declared = new Map<string, string | null>();
   for (const arg of dockerfile.getARGs()) {
     const property = arg.getProperty();
@@ -31,7 +38,9 @@ export function checkDockerfile(text: string, expect: DockerfileExpectations): s
     if (!declared.has(expect.baseArg))
       problems.push(`${expect.file}: no ARG ${expect.baseArg} for the base image`);
     else if (declared.get(expect.baseArg) !== null) {
-      problems.push(`${expect.file}: ARG ${expect.baseArg} has a default; the base must come from the stack`);
+      warnings.push(
+        `${expect.file}: ARG ${expect.baseArg} has a default (${declared.get(expect.baseArg)}); the stack always passes the base's pushed digest, so the default never wins a stack build`,
+      );
     }
   }
   if (expect.template) {
@@ -50,5 +59,5 @@ export function checkDockerfile(text: string, expect: DockerfileExpectations): s
       }
     }
   }
-  return problems;
+  return { problems, warnings };
 }

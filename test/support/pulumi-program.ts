@@ -114,7 +114,7 @@ export async function runProgram(opts: {
     opts.preview ?? false,
   );
   vi.resetModules();
-  const program = (await import("../../index")) as Record<string, unknown>;
+  const program = (await import("../../index.js")) as Record<string, unknown>;
   const outputs: Record<string, unknown> = {};
   // Images register last (they wait on staging and on their bases): once all have, the program is done.
   const expected = (JSON.parse(opts.config["molecule-images:images"] ?? "[]") as unknown[]).length;

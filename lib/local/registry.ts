@@ -1,11 +1,11 @@
 /**
  * The local stack's OCI registry: CNCF distribution (Debian's docker-registry) on loopback only, with its
  * storage in the project's .local/ directory. It keeps running after `npm run local` so the images stay
- * pullable; `npm run local -- stop-registry` stops it.
+ * pullable; `npm run local -- stop` stops it with everything else the local stack started.
  */
-import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { type Daemon, runningPid, startDaemon, stopDaemon, waitReady } from "./daemon";
 
 export const REGISTRY_BINARY = "/usr/bin/docker-registry";
 
@@ -18,6 +18,16 @@ async function answers(address: string): Promise<boolean> {
   }
 }
 
+function daemon(dir: string): Daemon {
+  return {
+    name: "docker-registry",
+    binary: REGISTRY_BINARY,
+    args: ["serve", join(dir, "config.yml")],
+    pidFile: join(dir, "pid"),
+    logFile: join(dir, "registry.log"),
+  };
+}
+
 /** Starts the registry unless one already answers at `address` (which must be on loopback). */
 export async function ensureLocalRegistry(dir: string, address: string): Promise<"running" | "started"> {
   if (!/^127\.\d+\.\d+\.\d+:\d+$/.test(address))
@@ -28,34 +38,18 @@ export async function ensureLocalRegistry(dir: string, address: string): Promise
       `no registry answers at ${address} and ${REGISTRY_BINARY} is missing: apt-get install -y docker-registry`,
     );
   }
+  const d = daemon(dir);
+  if (runningPid(d) !== undefined) await stopDaemon(d);
   mkdirSync(join(dir, "data"), { recursive: true });
   // Not Debian's default config: that one listens on every interface and turns on htpasswd auth.
-  const config = join(dir, "config.yml");
   writeFileSync(
-    config,
+    join(dir, "config.yml"),
     `version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, "data")}\n  delete:\n    enabled: true\nhttp:\n  addr: ${address}\n`,
   );
-  const log = openSync(join(dir, "registry.log"), "a");
-  const child = spawn(REGISTRY_BINARY, ["serve", config], { detached: true, stdio: ["ignore", log, log] });
-  child.unref();
-  writeFileSync(join(dir, "pid"), String(child.pid));
-  for (const deadline = Date.now() + 15_000; Date.now() < deadline; ) {
-    if (await answers(address)) return "started";
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`the registry did not come up at ${address}; see ${join(dir, "registry.log")}`);
+  startDaemon(d);
+  await waitReady(d, () => answers(address), 15_000);
+  return "started";
 }
 
 /** Stops the registry this project started (by the pid it recorded), nothing else. */
-export function stopLocalRegistry(dir: string): boolean {
-  const pidFile = join(dir, "pid");
-  if (!existsSync(pidFile)) return false;
-  const pid = Number(readFileSync(pidFile, "utf8"));
-  rmSync(pidFile);
-  try {
-    process.kill(pid, "SIGTERM");
-    return true;
-  } catch {
-    return false;
-  }
-}
+export const stopLocalRegistry = (dir: string): Promise<boolean> => stopDaemon(daemon(dir));
