@@ -17,7 +17,7 @@ import { type Declared, PROJECT_DIR, type Resolver, runProgram, stackConfig } fr
 const IMAGE = "docker-build:index:Image";
 const REPO = "aws:ecr/repository:Repository";
 const POLICY = "aws:ecr/lifecyclePolicy:LifecyclePolicy";
-const COMMAND = "command:local:Command";
+const RECORD = "pulumi-nodejs:dynamic:Resource";
 const SHA = "0123456789abcdef0123456789abcdef01234567";
 const REGISTRY = "153263036946.dkr.ecr.us-east-2.amazonaws.com";
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -31,22 +31,15 @@ const fakeDigest = (s: string) => `sha256:${createHash("sha256").update(s).diges
 
 /** What the engine would hand back: repository URLs, a digest per image, the recorded staging output. */
 const resolver =
-  (opts: { commandKnown?: boolean } = {}): Resolver =>
+  (opts: { recordKnown?: boolean } = {}): Resolver =>
   (r) => {
     if (r.type === REPO) return { repositoryUrl: `${REGISTRY}/${r.inputs.name}` };
     if (r.type === IMAGE) {
       const digest = fakeDigest(r.name);
       return { digest, ref: `${(r.inputs.tags as string[])[0]}@${digest}` };
     }
-    if (r.type === COMMAND && opts.commandKnown !== false) {
-      const digest = (r.inputs.triggers as string[])[0];
-      return {
-        stdout: JSON.stringify({
-          digest,
-          entries: [{ list: "plugins", name: "x", digest, action: "unchanged" }],
-        }),
-      };
-    }
+    // A replaced record's outputs are unknown in a preview: the mock leaves them out.
+    if (r.type === RECORD && opts.recordKnown === false) return { digest: undefined, entries: undefined };
     return undefined;
   };
 
@@ -191,7 +184,7 @@ describe("the staging stack", () => {
       const { registries: _, ...rest } = image.inputs;
       expect(JSON.stringify(rest)).not.toContain("ecr-password-must-stay-secret");
     }
-    expect(JSON.stringify(run.byType(COMMAND))).not.toContain("ecr-password");
+    expect(JSON.stringify(run.byType(RECORD))).not.toContain("ecr-password");
   });
 
   it("exports the contract the drift check reads: images, repositories, templates, runtimeImagePins", async () => {
@@ -240,13 +233,18 @@ describe("the staging stack", () => {
       "prompts",
     ]);
     expect(statSync(path.join(staged, "identity-fallback.sh")).mode & 0o777).toBe(0o755);
-    const command = run.one(COMMAND, "templates-record");
-    expect(command.inputs.create).toContain("cli/stage.ts");
-    const digest = (command.inputs.triggers as string[])[0];
+    const record = run.one(RECORD, "templates-record");
+    const digest = record.inputs.digest as string;
+    expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(
+      (record.inputs.entries as Array<{ list: string; name: string }>)
+        .map((e) => `${e.list}/${e.name}`)
+        .sort(),
+    ).toEqual(["org_templates/org-demo", "plugins/plugin-hello", "workspace_templates/platform-agent"]);
     for (const image of run.byType(IMAGE))
       expect((image.inputs.labels as Record<string, string>)[TEMPLATES_LABEL]).toBe(digest);
-    // The token is inherited from the environment by the Command, never an input.
-    expect(command.inputs.environment).toBeUndefined();
+    // The token is used by the in-program stager only: it is no input of the record.
+    expect(JSON.stringify(record.inputs)).not.toMatch(/token/i);
   });
 });
 
@@ -303,7 +301,7 @@ describe("preview", () => {
   const isUnknown = (v: unknown) => typeof v === "object" && v !== null && "__pulumiUnknown" in v;
 
   it("with the staging record unknown (a pin bump), the images' template input is unknown, and nothing hangs", async () => {
-    const run = await runProgram({ config: base, preview: true, resolve: resolver({ commandKnown: false }) });
+    const run = await runProgram({ config: base, preview: true, resolve: resolver({ recordKnown: false }) });
     for (const image of run.byType(IMAGE)) {
       expect(isUnknown((image.inputs.labels as Record<string, unknown>)[TEMPLATES_LABEL])).toBe(true);
     }

@@ -28,7 +28,7 @@ interface RecordState {
 // Serialised into the state by the SDK, so it captures nothing: no imports, no module state.
 const provider: pulumi.dynamic.ResourceProvider<RecordState, RecordState> = {
   async create(inputs) {
-    return { id: `templates-${inputs.digest.slice(0, 12)}`, outs: inputs };
+    return { id: `templates-${inputs.digest.replace(/^sha256:/, "").slice(0, 12)}`, outs: inputs };
   },
   async diff(_id, olds, news) {
     const replace = olds.digest !== news.digest;
