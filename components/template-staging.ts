@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Manifest } from "../lib/manifest";
+import { TemplatesRecord } from "../lib/stack/templates-record";
 import type { Progress } from "../lib/staging/progress";
 import { stage } from "../lib/staging/stager";
-import { TemplatesRecord } from "../lib/stack/templates-record";
 
 export interface TemplateStagingArgs {
   manifest: Manifest;

@@ -1,256 +1,393 @@
-// End to end on a real Docker engine: the real program (index.ts, Pulumi.local.yaml) under Pulumi's mock
-// runtime, whose callbacks perform the real effects. What stands in for what:
-// - the Pulumi engine (cannot be installed here) -> the mock runtime, plus `state` below: like the engine,
-//   a resource whose inputs (and build context) did not change is not touched again;
-// - @pulumi/command's local.Command -> its `create` run with sh in the project directory;
-// - @pulumi/docker-build's Image -> `docker build` with BuildKit from the inputs the program gave, then
-//   `docker push` of each tag to a real registry on loopback; the pushed digest comes back as `digest`.
-// Order comes only from the program's data flow: a callback runs when the engine would call the provider,
-// i.e. once every input (BASE_IMAGE = the base's digest) is known.
+// End to end on the real engine: `pulumi up` of the local stack's program with the pinned Pulumi CLI, its
+// Node.js language host, the docker-build provider and a buildkitd of this test's own, pushing to a real
+// registry on loopback. Nothing is mocked. It needs root on Linux (buildkitd with runc): elsewhere it skips
+// and says why; in CI it never skips.
 import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createSampleRepos } from "../lib/sample-repos";
-import { hashTree } from "../lib/staging/tree";
+import { parse } from "yaml";
+import { PROJECT } from "../lib/local/stack";
+import { runPrReport } from "../lib/pr-report/cli";
+import { configOf, manifestOf, runImage, unpack } from "./support/oci-image";
 import {
-  buildImage,
-  type DockerEngine,
-  dockerAvailable,
-  ensureDocker,
-  imageLayers,
-  importRootImage,
-  mustRunDocker,
-  pushImage,
-  runContainer,
-} from "./support/docker-engine";
-import { type LocalRegistry, MEDIA, startRegistry } from "./support/oci-registry";
-import { type Declared, PROJECT_DIR, runProgram, stackConfig } from "./support/pulumi-program";
+  type RealStack,
+  realTierUnavailable,
+  run,
+  startRealStack,
+  writeStackConfig,
+} from "./support/real-stack";
 
-const IMAGE = "docker-build:index:Image";
+const STACK = "e2e";
 const SHA = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
 const TEMPLATE = "/opt/molecule-platform-agent-template";
+const AGENT_REPO = "molecule-ai/molecule-platform-agent";
+const SAMPLE = path.join(PROJECT, "sample-templates", "platform-agent");
+const FIXTURE = path.join(PROJECT, "test", "fixtures", "preview", "real-pin-bump.json");
 
-const availability = dockerAvailable();
-const run = availability.ok || mustRunDocker();
-if (!run) console.warn(`e2e tier skipped (not in CI): ${availability.reason}`);
+const unavailable = realTierUnavailable();
+if (unavailable && process.env.CI === "true")
+  throw new Error(`the real-engine tier cannot run in CI: ${unavailable}`);
+if (unavailable) console.warn(`real-engine e2e tier skipped (not in CI): ${unavailable}`);
 
-let engine: DockerEngine;
-let registry: LocalRegistry;
-let dir: string;
-let src: string;
-let rootImage: string;
-let local: Record<string, unknown>[];
-/** The engine's memory between runs: resource name -> inputs hash -> outputs. */
-const state = new Map<string, { key: string; outputs: Record<string, unknown> }>();
-const builds: Array<{ name: string; started: number; pushed?: number; buildArgs: Record<string, string> }> =
-  [];
+type Images = Record<string, { repository: string; ref: string; digest: string; tags: string[] }>;
+let world: RealStack;
+let config: Record<string, unknown>;
+let images: Images;
 
-function config(overrides: Record<string, string> = {}): Record<string, string> {
-  return {
-    ...stackConfig("Pulumi.local.yaml"),
-    "molecule-images:registry": JSON.stringify({ type: "oci", address: registry.host }),
-    "molecule-images:gitBaseUrl": `file://${dir}/git`,
-    "molecule-images:sourceRoot": src,
-    "molecule-images:gitSha": SHA,
-    "molecule-images:images": JSON.stringify(local),
-    ...overrides,
-  };
+function localConfig(): Record<string, unknown> {
+  const local = parse(readFileSync(path.join(PROJECT, "Pulumi.local.yaml"), "utf8")).config as Record<
+    string,
+    unknown
+  >;
+  return Object.fromEntries(Object.entries(local).map(([k, v]) => [k.replace(/^molecule-images:/, ""), v]));
 }
 
-/** What the providers do, for real. */
-async function resolve(r: Declared): Promise<Record<string, unknown> | undefined> {
-  if (r.type === "command:local:Command") {
-    const stdout = execFileSync("sh", ["-c", r.inputs.create as string], {
-      cwd: PROJECT_DIR,
-      encoding: "utf8",
-    });
-    return { stdout };
-  }
-  if (r.type !== IMAGE) return undefined;
-  const context = (r.inputs.context as { location: string }).location;
-  // docker-build decides "changed" from its inputs and a hash of the build context: so does this stand-in.
-  const key = createHash("sha256").update(JSON.stringify(r.inputs)).update(hashTree(context)).digest("hex");
-  const previous = state.get(r.name);
-  if (previous?.key === key) return previous.outputs;
-
-  const buildArgs = r.inputs.buildArgs as Record<string, string>;
-  const record: (typeof builds)[number] = { name: r.name, started: Date.now(), buildArgs };
-  builds.push(record);
-  const tags = r.inputs.tags as string[];
-  await buildImage(engine, {
-    context,
-    dockerfile: (r.inputs.dockerfile as { location: string }).location,
-    buildArgs,
-    labels: r.inputs.labels as Record<string, string>,
-    tags,
-  });
-  let digest = "";
-  for (const tag of tags) digest = await pushImage(engine, tag);
-  record.pushed = Date.now();
-  const outputs = { digest, ref: `${tags[0]}@${digest}` };
-  state.set(r.name, { key, outputs });
-  return outputs;
+async function up(extra: string[] = []) {
+  return world.pulumi(["up", "--stack", STACK, "--yes", "--skip-preview", ...extra]);
 }
 
-async function registryDigest(repository: string, tag: string): Promise<string | null> {
-  const res = await fetch(`${registry.url}/v2/${repository}/manifests/${tag}`, {
+async function outputs(stack = STACK): Promise<Record<string, unknown>> {
+  const r = await world.pulumi(["stack", "output", "--json", "--stack", stack]);
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout);
+}
+
+async function stateOf(type: string, name: string): Promise<{ inputs: Record<string, unknown> }> {
+  const r = await world.pulumi(["stack", "export", "--stack", STACK]);
+  const resources = JSON.parse(r.stdout).deployment.resources as Array<{
+    urn: string;
+    type: string;
+    inputs: Record<string, unknown>;
+  }>;
+  const found = resources.find((res) => res.type === type && res.urn.endsWith(`::${name}`));
+  if (!found) throw new Error(`no ${type} ${name} in state`);
+  return found;
+}
+
+async function tagDigest(repo: string, tag: string): Promise<string | undefined> {
+  const res = await fetch(`http://${world.registry.host}/v2/${repo}/manifests/${tag}`, {
     method: "HEAD",
     headers: {
-      Accept: [MEDIA.ociIndex, MEDIA.ociManifest, MEDIA.dockerList, MEDIA.dockerManifest].join(", "),
+      Accept: "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json",
     },
   });
-  return res.ok ? res.headers.get("docker-content-digest") : null;
+  return res.status === 200 ? (res.headers.get("docker-content-digest") ?? undefined) : undefined;
 }
 
-describe.skipIf(!run)("the image chain on a real Docker engine", () => {
-  let outputs: Record<string, Record<string, { repository: string; digest: string; tags: string[] }>>;
+/**
+ * BuildKit's progress as docker-build relays it, one line per event, prefixed with the resource:
+ * "... Image platform-image creating (0s) #8 [2/5] COPY ..." and later "... #8 CACHED".
+ */
+function cachedCopies(log: string): Array<{ instruction: string; cached: boolean }> {
+  const copies = new Map<string, { instruction: string; cached: boolean }>();
+  for (const m of log.matchAll(/Image (\S+) [^\n]*? #(\d+) ([^\n]*)/g)) {
+    const [, resource, step, event = ""] = m;
+    const key = `${resource}#${step}`;
+    const copy = /^\[[^\]]*\] (COPY .*)$/.exec(event)?.[1];
+    if (copy && !copies.has(key)) copies.set(key, { instruction: `${resource}: ${copy}`, cached: false });
+    const known = copies.get(key);
+    if (known && event === "CACHED") known.cached = true;
+  }
+  return [...copies.values()];
+}
 
+function setConfig(overrides: Record<string, unknown>) {
+  config = { ...config, ...overrides };
+  writeStackConfig(world, STACK, config);
+}
+
+describe.skipIf(unavailable !== undefined)("the local stack on the real engine", () => {
   beforeAll(async () => {
-    engine = await ensureDocker();
-    registry = await startRegistry();
-    rootImage = await importRootImage(engine);
-    dir = mkdtempSync(path.join(tmpdir(), "e2e-"));
-    createSampleRepos(path.join(dir, "git"));
-    src = path.join(dir, "src");
-    cpSync(path.join(PROJECT_DIR, "sample-platform"), src, { recursive: true });
-    // The offline root image: Docker Hub cannot be reached here.
-    local = (
-      JSON.parse(stackConfig("Pulumi.local.yaml")["molecule-images:images"] ?? "[]") as Record<
-        string,
-        unknown
-      >[]
-    ).map((image) =>
-      image.name === "platform" ? { ...image, buildArgs: { ROOT_IMAGE: rootImage } } : image,
-    );
-    const first = await runProgram({ config: config(), stack: "local", resolve, await: ["images"] });
-    expect(first.errors).toEqual([]);
-    outputs = first.outputs as typeof outputs;
-  }, 600_000);
+    world = await startRealStack(STACK);
+    const base = localConfig();
+    config = {
+      ...base,
+      registry: { type: "oci", address: world.registry.host },
+      gitBaseUrl: `file://${path.join(world.dir, "git")}`,
+      gitSha: SHA,
+      images: (base.images as Array<Record<string, unknown>>).map((image) =>
+        image.name === "platform" ? { ...image, buildArgs: { ROOT_IMAGE: world.rootImage } } : image,
+      ),
+    };
+    writeStackConfig(world, STACK, config);
+    const first = await up();
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    images = (await outputs()).images as Images;
+  }, 900_000);
 
   afterAll(async () => {
-    await registry?.stop();
-    await engine?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await world?.stop();
   });
 
-  it("builds the agent on the base's pushed digest, after it exists, with the base's layers underneath", async () => {
-    const base = outputs.images?.platform;
-    const agent = outputs.images?.["platform-agent"];
-    const baseBuild = builds.find((b) => b.name === "platform-image");
-    const agentBuild = builds.find((b) => b.name === "platform-agent-image");
-    expect(agentBuild?.buildArgs.BASE_IMAGE).toBe(`${registry.host}/molecule-ai/platform@${base?.digest}`);
-    expect(agentBuild?.started).toBeGreaterThanOrEqual(baseBuild?.pushed ?? Number.POSITIVE_INFINITY);
-    const baseLayers = await imageLayers(engine, `${base?.repository}@${base?.digest}`);
-    const agentLayers = await imageLayers(engine, `${agent?.repository}@${agent?.digest}`);
+  it("builds the agent on the base's pushed digest, with the base's layers underneath", async () => {
+    const base = images.platform;
+    const agent = images["platform-agent"];
+    const declared = await stateOf("docker-build:index:Image", "platform-agent-image");
+    expect((declared.inputs.buildArgs as Record<string, string>).BASE_IMAGE).toBe(
+      `${world.registry.host}/molecule-ai/platform@${base?.digest}`,
+    );
+    const baseLayers = (await manifestOf(`${base?.repository}@${base?.digest}`)).layers.map((l) => l.digest);
+    const agentLayers = (await manifestOf(`${agent?.repository}@${agent?.digest}`)).layers.map(
+      (l) => l.digest,
+    );
     expect(agentLayers.slice(0, baseLayers.length)).toEqual(baseLayers);
     expect(agentLayers.length).toBeGreaterThan(baseLayers.length);
   });
 
-  it("bakes the staged platform-agent identity, byte for byte, with the fallback script executable", async () => {
-    const agent = outputs.images?.["platform-agent"];
-    const staged = path.join(src, ".tenant-bundle-deps", "workspace-configs-templates", "platform-agent");
-    for (const file of ["config.yaml", "mcp_servers.yaml", "prompts/concierge.md", "identity-fallback.sh"]) {
-      const res = await runContainer(engine, `${agent?.repository}@${agent?.digest}`, {
-        entrypoint: "cat",
-        args: [`${TEMPLATE}/${file}`],
-      });
-      expect(res.code, res.stderr).toBe(0);
-      expect(res.stdout).toBe(readFileSync(path.join(staged, file), "utf8"));
+  it("pushes both images under local-<sha7> and local-latest with the exported digests", async () => {
+    for (const [name, repo] of [
+      ["platform", "molecule-ai/platform"],
+      ["platform-agent", AGENT_REPO],
+    ] as const) {
+      const exported = images[name];
+      expect(exported?.tags).toEqual([
+        `${world.registry.host}/${repo}:local-${SHA.slice(0, 7)}`,
+        `${world.registry.host}/${repo}:local-latest`,
+      ]);
+      expect(await tagDigest(repo, `local-${SHA.slice(0, 7)}`)).toBe(exported?.digest);
+      expect(await tagDigest(repo, "local-latest")).toBe(exported?.digest);
     }
-    const exec = await runContainer(engine, `${agent?.repository}@${agent?.digest}`, {
-      entrypoint: "sh",
-      args: ["-c", `test -x ${TEMPLATE}/identity-fallback.sh && echo executable`],
-    });
-    expect(exec.stdout.trim()).toBe("executable");
+    const pins = (await outputs()).runtimeImagePins as Record<string, string>;
+    expect(pins["platform-agent"]).toBe(
+      `${world.registry.host}/${AGENT_REPO}@${images["platform-agent"]?.digest}`,
+    );
   });
 
-  it("the entrypoint fills /configs without overwriting, then hands off to the base entrypoint", async () => {
-    const agent = outputs.images?.["platform-agent"];
-    const configs = path.join(dir, "configs");
+  it("bakes the platform-agent identity byte for byte, the fallback executable, the entrypoint from a heredoc", async () => {
+    const agent = images["platform-agent"];
+    const rootfs = await unpack(`${agent?.repository}@${agent?.digest}`);
+    for (const file of ["config.yaml", "mcp_servers.yaml", "prompts/concierge.md", "identity-fallback.sh"]) {
+      expect(readFileSync(path.join(rootfs, TEMPLATE, file)), file).toEqual(
+        readFileSync(path.join(SAMPLE, file)),
+      );
+    }
+    expect(statSync(path.join(rootfs, TEMPLATE, "identity-fallback.sh")).mode & 0o111).toBe(0o111);
+    expect(statSync(path.join(rootfs, "entrypoint-platform-agent.sh")).mode & 0o777).toBe(0o755);
+    const entrypoint = readFileSync(path.join(rootfs, "entrypoint-platform-agent.sh"), "utf8");
+    expect(entrypoint).toContain('exec /entrypoint.sh "$@"');
+    expect((await configOf(`${agent?.repository}@${agent?.digest}`)).config.Entrypoint).toEqual([
+      "/entrypoint-platform-agent.sh",
+    ]);
+  });
+
+  it("the entrypoint fills an empty /configs, never overwrites, then hands off to the base entrypoint", async () => {
+    const agent = images["platform-agent"];
+    const rootfs = await unpack(`${agent?.repository}@${agent?.digest}`);
+    mkdirSync(path.join(rootfs, "configs"), { recursive: true });
+    const configs = path.join(world.dir, "configs");
     mkdirSync(configs, { recursive: true });
     writeFileSync(path.join(configs, "config.yaml"), "name: the user's own\n");
-    chmodSync(configs, 0o777);
-    const res = await runContainer(engine, `${agent?.repository}@${agent?.digest}`, {
-      volumes: [{ source: configs, target: "/configs" }],
+    const res = runImage(rootfs, await configOf(`${agent?.repository}@${agent?.digest}`), {
       args: ["echo", "handed-off"],
+      mounts: [{ source: configs, destination: "/configs" }],
     });
-    expect(res.code, res.stderr).toBe(0);
+    expect(res.status, res.stderr).toBe(0);
     expect(res.stdout).toContain("identity-fallback: restored ./mcp_servers.yaml");
     expect(res.stdout).toContain("molecule-base-entrypoint: echo handed-off");
     expect(res.stdout.trim().endsWith("handed-off")).toBe(true);
     expect(readFileSync(path.join(configs, "config.yaml"), "utf8")).toBe("name: the user's own\n");
-    const staged = path.join(src, ".tenant-bundle-deps", "workspace-configs-templates", "platform-agent");
-    expect(readFileSync(path.join(configs, "mcp_servers.yaml"), "utf8")).toBe(
-      readFileSync(path.join(staged, "mcp_servers.yaml"), "utf8"),
-    );
-    expect(readFileSync(path.join(configs, "prompts", "concierge.md"), "utf8")).toBe(
-      readFileSync(path.join(staged, "prompts", "concierge.md"), "utf8"),
-    );
-  });
-
-  it("both images are in the registry under local-<sha7> and local-latest with the exported digests", async () => {
-    for (const [name, repo] of [
-      ["platform", "molecule-ai/platform"],
-      ["platform-agent", "molecule-ai/molecule-platform-agent"],
-    ] as const) {
-      const exported = outputs.images?.[name];
-      expect(exported?.tags).toEqual([
-        `${registry.host}/${repo}:local-${SHA.slice(0, 7)}`,
-        `${registry.host}/${repo}:local-latest`,
-      ]);
-      expect(await registryDigest(repo, `local-${SHA.slice(0, 7)}`)).toBe(exported?.digest);
-      expect(await registryDigest(repo, "local-latest")).toBe(exported?.digest);
+    for (const file of ["mcp_servers.yaml", "prompts/concierge.md"]) {
+      expect(readFileSync(path.join(configs, file))).toEqual(readFileSync(path.join(SAMPLE, file)));
     }
   });
 
-  it("a second run with nothing changed rebuilds nothing and exports the same digests", async () => {
-    const before = builds.length;
-    const second = await runProgram({ config: config(), stack: "local", resolve, await: ["images"] });
-    expect(second.errors).toEqual([]);
-    expect(builds.length).toBe(before);
-    expect(second.outputs.images).toEqual(outputs.images);
+  it("a second run changes nothing: preview --expect-no-changes and up --expect-no-changes both pass", async () => {
+    const preview = await world.pulumi(["preview", "--stack", STACK, "--expect-no-changes"]);
+    expect(preview.code, preview.stdout + preview.stderr).toBe(0);
+    const again = await up(["--expect-no-changes"]);
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect((await outputs()).images).toEqual(images);
+  });
+
+  it("after buildkitd's local cache is pruned, a rebuild is served from the registry cache", async () => {
+    const prune = execFileSync(
+      world.engine.buildctl ?? "buildctl",
+      ["--addr", world.builder.endpoint, "prune", "--all"],
+      {
+        encoding: "utf8",
+      },
+    );
+    expect(prune).toMatch(/Total:/);
+    // A second stack of the same commit: it has no state, so both images build again, now with an empty
+    // local cache; only the registry cache (<repository>:buildcache) can serve their layers.
+    const fresh = "e2e-fresh";
+    expect((await world.pulumi(["stack", "init", fresh])).code).toBe(0);
+    writeStackConfig(world, fresh, config);
+    const rebuilt = await world.pulumi(["up", "--stack", fresh, "--yes", "--skip-preview"]);
+    expect(rebuilt.code, rebuilt.stdout + rebuilt.stderr).toBe(0);
+    const log = rebuilt.stdout + rebuilt.stderr;
+    expect(log).toContain(
+      `importing cache manifest from ${world.registry.host}/molecule-ai/platform:buildcache`,
+    );
+    expect(log).toContain(`importing cache manifest from ${world.registry.host}/${AGENT_REPO}:buildcache`);
+    // Every COPY, in both images, is served from the cache: BuildKit prints "#<step> CACHED" for each.
+    const copies = cachedCopies(log);
+    expect(copies.filter((c) => c.instruction.startsWith("platform-image")).length).toBe(4);
+    expect(copies.filter((c) => c.instruction.startsWith("platform-agent-image")).length).toBe(5);
+    expect(copies.filter((c) => !c.cached).map((c) => c.instruction)).toEqual([]);
+  });
+
+  it("a template pin bump: the preview replaces the record and updates both images; up rebuilds both", async () => {
+    const bare = path.join(
+      world.dir,
+      "git",
+      "molecule-ai",
+      "molecule-ai-workspace-template-platform-agent.git",
+    );
+    const work = path.join(world.dir, "bump");
+    const git = (...args: string[]) =>
+      execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@t.invalid", ...args], {
+        cwd: work,
+        encoding: "utf8",
+        env: {
+          ...process.env,
+          GIT_AUTHOR_DATE: "2026-02-02T00:00:00Z",
+          GIT_COMMITTER_DATE: "2026-02-02T00:00:00Z",
+        },
+      }).trim();
+    execFileSync("git", ["clone", "--quiet", bare, work]);
+    writeFileSync(path.join(work, "prompts", "concierge.md"), "# Concierge\n\nA bumped prompt.\n");
+    git("commit", "--quiet", "--no-gpg-sign", "-am", "bump the prompt");
+    git("push", "--quiet", "origin", "HEAD:main");
+    const newRef = git("rev-parse", "HEAD");
+
+    const baseManifestFile = path.join(world.dir, "manifest.local.json");
+    const manifest = JSON.parse(readFileSync(baseManifestFile, "utf8"));
+    const oldRef = manifest.workspace_templates[0].ref as string;
+    manifest.workspace_templates[0].ref = newRef;
+    writeFileSync(path.join(world.dir, "manifest.bumped.json"), JSON.stringify(manifest, null, 2));
+    setConfig({ manifest: "manifest.bumped.json" });
+
+    const preview = await world.pulumi(["preview", "--stack", STACK, "--json"]);
+    expect(preview.code, preview.stderr).toBe(0);
+    const digest = JSON.parse(preview.stdout) as { steps: Array<{ op: string; urn: string }> };
+    const op = (suffix: string) => digest.steps.find((s) => s.urn.endsWith(suffix))?.op;
+    expect(op("pulumi-nodejs:dynamic:Resource::templates-record")).toBe("replace");
+    expect(op("docker-build:index:Image::platform-image")).toBe("update");
+    expect(op("docker-build:index:Image::platform-agent-image")).toBe("update");
+    if (process.env.RECORD_FIXTURES === "1") writeFileSync(FIXTURE, preview.stdout);
+
+    const previewFile = path.join(world.dir, "preview.json");
+    writeFileSync(previewFile, preview.stdout);
+    let report = "";
+    const sink = {
+      write: (s: string) => {
+        report += s;
+        return true;
+      },
+    } as unknown as NodeJS.WritableStream;
+    const code = await runPrReport(
+      [
+        "--preview-json",
+        previewFile,
+        "--manifest",
+        path.join(world.dir, "manifest.bumped.json"),
+        "--base-manifest",
+        baseManifestFile,
+      ],
+      { stdout: sink, stderr: process.stderr, env: {}, fetch },
+    );
+    expect(code).toBe(0);
+    const reason = `templates changed: platform-agent ${oldRef.slice(0, 7)} → ${newRef.slice(0, 7)}`;
+    for (const image of ["platform", "platform-agent"])
+      expect(report).toMatch(new RegExp(`${image}\\b[^\\n]*${reason}`));
+
+    const before = images;
+    const upped = await up();
+    expect(upped.code, upped.stdout + upped.stderr).toBe(0);
+    images = (await outputs()).images as Images;
+    expect(images.platform?.digest).not.toBe(before.platform?.digest);
+    expect(images["platform-agent"]?.digest).not.toBe(before["platform-agent"]?.digest);
+    const pins = (await outputs()).runtimeImagePins as Record<string, string>;
+    expect(pins["platform-agent"]).toBe(
+      `${world.registry.host}/${AGENT_REPO}@${images["platform-agent"]?.digest}`,
+    );
+    const rootfs = await unpack(
+      `${images["platform-agent"]?.repository}@${images["platform-agent"]?.digest}`,
+    );
+    expect(readFileSync(path.join(rootfs, TEMPLATE, "prompts", "concierge.md"), "utf8")).toContain(
+      "A bumped prompt.",
+    );
   });
 
   it("a manifest without the platform-agent template fails before any build, naming it", async () => {
-    const manifest = JSON.parse(readFileSync(path.join(PROJECT_DIR, "manifest.local.json"), "utf8"));
+    const manifest = JSON.parse(readFileSync(path.join(world.dir, "manifest.bumped.json"), "utf8"));
     manifest.workspace_templates = [];
-    const file = path.join(dir, "no-agent.json");
-    writeFileSync(file, JSON.stringify(manifest));
-    const before = builds.length;
-    await expect(
-      runProgram({ config: config({ "molecule-images:manifest": file }), stack: "local", resolve }),
-    ).rejects.toThrow(/no workspace_templates entry "platform-agent"/);
-    expect(builds.length).toBe(before);
+    writeFileSync(path.join(world.dir, "manifest.no-agent.json"), JSON.stringify(manifest));
+    const saved = config;
+    setConfig({ manifest: "manifest.no-agent.json", gitSha: "7".repeat(40) });
+    const failed = await up();
+    config = saved;
+    writeStackConfig(world, STACK, config);
+    expect(failed.code).not.toBe(0);
+    expect(failed.stdout + failed.stderr).toMatch(/no workspace_templates entry "platform-agent"/);
+    // Nothing was built or pushed for that commit, and the stack still holds the last good images.
+    expect(await tagDigest(AGENT_REPO, "local-7777777")).toBeUndefined();
+    expect(await tagDigest("molecule-ai/platform", "local-7777777")).toBeUndefined();
+    expect((await outputs()).images).toEqual(images);
   });
 
-  it("a base image that fails to build stops the chain: the agent is never built on a stale base", async () => {
+  it("a base that fails to build stops the chain: the agent is never built on a stale base", async () => {
     writeFileSync(
-      path.join(src, "workspace-server", "Dockerfile.broken"),
+      path.join(world.dir, "sample-platform", "workspace-server", "Dockerfile.broken"),
       // biome-ignore lint/suspicious/noTemplateCurlyInString: Dockerfile text, not a JS template
       "ARG ROOT_IMAGE\nFROM ${ROOT_IMAGE}\nRUN echo the base build breaks && exit 3\n",
     );
-    const images = local.map((image) =>
-      image.name === "platform" ? { ...image, dockerfile: "workspace-server/Dockerfile.broken" } : image,
-    );
-    const before = builds.length;
-    const broken = await runProgram({
-      config: config({
-        "molecule-images:images": JSON.stringify(images),
-        "molecule-images:gitSha": "6".repeat(40),
-      }),
-      stack: "local",
-      resolve,
-      expectFailure: true,
+    const broken = "e2e-broken";
+    const init = await world.pulumi(["stack", "init", broken]);
+    expect(init.code, init.stderr).toBe(0);
+    writeStackConfig(world, broken, {
+      ...config,
+      gitSha: "8".repeat(40),
+      images: (config.images as Array<Record<string, unknown>>).map((image) =>
+        image.name === "platform" ? { ...image, dockerfile: "workspace-server/Dockerfile.broken" } : image,
+      ),
     });
-    expect(broken.errors.map((e) => e.name)).toEqual(["platform-image"]);
-    // Downstream, only the consequence of that one failure: nothing else broke.
-    for (const reason of broken.unhandled)
-      expect(String(reason)).toContain("failed to register new resource platform-image");
-    expect(String(broken.errors[0]?.error)).toMatch(/exit 3|exit code: 3|failed/i);
-    expect(builds.slice(before).map((b) => b.name)).toEqual(["platform-image"]);
-    expect(broken.resources.find((r) => r.name === "platform-agent-image")).toBeUndefined();
+    const failed = await world.pulumi(["up", "--stack", broken, "--yes", "--skip-preview"]);
+    expect(failed.code).not.toBe(0);
+    const log = failed.stdout + failed.stderr;
+    expect(log).toMatch(/platform-image[\s\S]*exit code: 3/);
+    expect(log).not.toMatch(/platform-agent-image\s+creat/);
+    expect(await tagDigest(AGENT_REPO, "local-8888888")).toBeUndefined();
+  });
+});
+
+describe.skipIf(unavailable !== undefined)("the main job: npm run local", () => {
+  const npm = (args: string[]) =>
+    run("npm", ["run", "-s", ...args], { cwd: PROJECT, env: { ...process.env }, timeoutMs: 1_200_000 });
+
+  it("up, a no-op second up, preview --expect-no-changes and the drift check pass; stop leaves nothing running", async () => {
+    const first = await npm(["local"]);
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    expect(first.stdout).toMatch(
+      /local stack: summary[\s\S]*runtime pin platform-agent: 127\.0\.0\.1:5000\/molecule-ai\/molecule-platform-agent@sha256:[0-9a-f]{64}/,
+    );
+    const second = await npm(["local"]);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toContain("built: nothing");
+    expect(second.stdout).toContain("unchanged: platform, platform-agent");
+    const preview = await npm(["local", "--", "preview", "--expect-no-changes"]);
+    expect(preview.code, preview.stdout + preview.stderr).toBe(0);
+    const drift = await npm(["local:drift", "--", "--json"]);
+    expect(drift.code, drift.stdout + drift.stderr).toBe(0);
+    const results = JSON.parse(drift.stdout).results as Array<{ status: string }>;
+    expect(results.map((r) => r.status)).toEqual(["ok", "ok"]);
+
+    const pids = ["registry/pid", "buildkit/buildkitd.pid"].map((f) =>
+      Number(readFileSync(path.join(PROJECT, ".local", f), "utf8").trim()),
+    );
+    const stop = await npm(["local", "--", "stop"]);
+    expect(stop.code, stop.stderr).toBe(0);
+    for (const pid of pids) {
+      const state = (() => {
+        try {
+          return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0];
+        } catch {
+          return "gone";
+        }
+      })();
+      expect(["gone", "Z"]).toContain(state);
+    }
   });
 });

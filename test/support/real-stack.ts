@@ -1,0 +1,141 @@
+/**
+ * The real-engine tier's world: a copy of the program in a temp directory (its own Pulumi.<stack>.yaml and
+ * file state), its own registry on a free loopback port, its own buildkitd on a unix socket in that
+ * directory, and the engine `npm run engine` provisions. Nothing here is a stand-in: `pulumi up` runs the
+ * real CLI, language host, docker-build and BuildKit.
+ */
+import { spawn } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { ensureBuildkit, type LocalBuilder, stopBuildkit } from "../../lib/local/buildkit";
+import { type Engine, provisionEngine } from "../../lib/local/engine/provision";
+import { ensureRootImage } from "../../lib/local/root-image";
+import { PROJECT, stackEnv } from "../../lib/local/stack";
+import { createSampleRepos } from "../../lib/sample-repos";
+import { type LocalRegistry, startRegistry } from "./oci-registry";
+
+/** What the program needs to run: copied, so a test's config, manifests and staged trees stay its own. */
+const PROGRAM = [
+  "index.ts",
+  "components",
+  "lib",
+  "Pulumi.yaml",
+  "package.json",
+  "tsconfig.json",
+  "manifest.local.json",
+  "sample-platform",
+  "sample-templates",
+];
+
+export interface RealStack {
+  dir: string;
+  engine: Engine;
+  registry: LocalRegistry;
+  builder: LocalBuilder;
+  rootImage: string;
+  env: NodeJS.ProcessEnv;
+  /** Runs the pinned CLI (through the npm launcher) in the program copy. */
+  pulumi(args: string[], opts?: { env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<RunResult>;
+  stop(): Promise<void>;
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function run(
+  command: string,
+  args: string[],
+  opts: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs?: number },
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: opts.cwd, env: opts.env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding("utf8").on("data", (d: string) => {
+      stderr += d;
+    });
+    // A wedged engine must fail the test, not hang it.
+    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 600_000);
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? (signal ? 137 : 1), stdout, stderr });
+    });
+  });
+}
+
+/** Why this tier cannot run here, or undefined. It needs root on Linux (buildkitd with runc), Go, git. */
+export function realTierUnavailable(): string | undefined {
+  if (process.platform !== "linux") return "buildkitd needs Linux";
+  if (process.getuid?.() !== 0) return "buildkitd runs as root here (no rootless setup)";
+  return undefined;
+}
+
+export async function startRealStack(stack: string): Promise<RealStack> {
+  const engine = await provisionEngine({
+    buildkit: true,
+    download: process.env.CI !== "true",
+    log: console.error,
+  });
+  if (!engine.buildkitd || !engine.buildctl) throw new Error("the engine has no buildkit");
+  const dir = mkdtempSync(join(tmpdir(), "molecule-real-"));
+  for (const entry of PROGRAM) cpSync(join(PROJECT, entry), join(dir, entry), { recursive: true });
+  symlinkSync(join(PROJECT, "node_modules"), join(dir, "node_modules"));
+  const registry = await startRegistry();
+  const bk = { buildkitd: engine.buildkitd, buildctl: engine.buildctl };
+  const builder = await ensureBuildkit(join(dir, "buildkit"), bk);
+  const root = await ensureRootImage(
+    registry.host,
+    join(dir, "root-image"),
+    engine.buildctl,
+    builder.endpoint,
+  );
+  createSampleRepos(join(dir, "git"));
+  mkdirSync(join(dir, "state"));
+  const env = {
+    ...stackEnv(engine, builder),
+    PULUMI_BACKEND_URL: `file://${join(dir, "state")}`,
+    PULUMI_CONFIG_PASSPHRASE: "molecule-images-test",
+    GITHUB_SHA: "",
+  };
+  const pulumi: RealStack["pulumi"] = (args, opts = {}) =>
+    run(join(PROJECT, "node_modules", ".bin", "pulumi"), args, {
+      cwd: dir,
+      env: { ...env, ...opts.env },
+      timeoutMs: opts.timeoutMs,
+    });
+  const init = await pulumi(["stack", "init", stack]);
+  if (init.code !== 0) throw new Error(`pulumi stack init ${stack}: ${init.stderr}`);
+  return {
+    dir,
+    engine,
+    registry,
+    builder,
+    rootImage: root.ref,
+    env,
+    pulumi,
+    async stop() {
+      await stopBuildkit(join(dir, "buildkit"), bk.buildkitd);
+      await registry.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Pulumi.<stack>.yaml for the program copy: the local stack's config, pointed at this world. */
+export function writeStackConfig(s: RealStack, stack: string, config: Record<string, unknown>): void {
+  writeFileSync(
+    join(s.dir, `Pulumi.${stack}.yaml`),
+    stringify({
+      config: Object.fromEntries(Object.entries(config).map(([k, v]) => [`molecule-images:${k}`, v])),
+    }),
+  );
+}
