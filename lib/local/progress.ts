@@ -12,22 +12,28 @@ export interface Ticker {
   stop(outcome: string): number;
 }
 
+export interface Estimate {
+  ms: number;
+  /** Where the estimate comes from, as the line says it: "last build took", "a cold 2-core build takes". */
+  basis: string;
+}
+
 export function startTicker(
   label: string,
-  estimateMs: number | undefined,
+  estimate: Estimate | undefined,
   out: NodeJS.WriteStream = process.stderr,
 ): Ticker {
   const started = Date.now();
   const tty = out.isTTY === true;
   const line = () => {
     const elapsed = Date.now() - started;
-    const estimate =
-      estimateMs === undefined
+    const guess =
+      estimate === undefined
         ? "no previous build to estimate from"
-        : elapsed < estimateMs
-          ? `about ${formatDuration(estimateMs - elapsed)} left (last build took ${formatDuration(estimateMs)})`
-          : `past the last build's ${formatDuration(estimateMs)}`;
-    return `${label}: ${formatDuration(elapsed)} elapsed, ${estimate}`;
+        : elapsed < estimate.ms
+          ? `about ${formatDuration(estimate.ms - elapsed)} left (${estimate.basis} ${formatDuration(estimate.ms)})`
+          : `longer than expected (${estimate.basis} ${formatDuration(estimate.ms)})`;
+    return `${label}: ${formatDuration(elapsed)} elapsed, ${guess}`;
   };
   if (!tty) out.write(`${line()}\n`);
   const timer = setInterval(

@@ -126,7 +126,14 @@ export async function buildRecipe(cache: string, r: Recipe): Promise<BuildRecord
   writeFileSync(log, `build of ${r.id} ${r.version}, ${new Date().toISOString()}\n`);
   const env = goEnv(cache);
   const timings = readTimings(cache);
-  const estimate = (timings[r.id] ?? FIRST_ESTIMATE_S[r.id] ?? 0) * 1000 || undefined;
+  const last = timings[r.id];
+  const typical = FIRST_ESTIMATE_S[r.id];
+  const estimate =
+    last !== undefined
+      ? { ms: last * 1000, basis: "last build took" }
+      : typical !== undefined
+        ? { ms: typical * 1000, basis: "a cold build on 2 cores takes about" }
+        : undefined;
   const binaries = r.mains.map(binaryName).join(", ");
   const ticker = startTicker(`engine: building ${binaries} (${r.version})`, estimate);
   const started = Date.now();
