@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { lifecyclePolicy } from "../lib/lifecycle-policy";
 import { parseManifest } from "../lib/manifest";
 import { runPrReport } from "../lib/pr-report/cli";
 import { formatPropertyPath, parsePropertyPath } from "../lib/pr-report/diff";
@@ -85,10 +86,10 @@ describe("rendering", () => {
   it("first run: every resource to create or import is listed, images are new, secrets stay blinded", () => {
     const out = render("create.json");
     expect(out.startsWith(`${REPORT_MARKER}\n`)).toBe(true);
-    expect(out).toContain("**15 to create, 2 to import**, 0 unchanged.");
+    expect(out).toContain("**14 to create, 2 to import**, 0 unchanged.");
     expect(out).toContain("| import | `aws:ecr/repository:Repository` | `registry-platform-repository` |  |");
-    expect(out).toContain("| create | `command:local:Command` | `templates-record` |  |");
-    expect(out.match(/^\| (create|import) \|/gm)).toHaveLength(17);
+    expect(out).toContain("| create | `pulumi-nodejs:dynamic:Resource` | `templates-record` |  |");
+    expect(out.match(/^\| (create|import) \|/gm)).toHaveLength(16);
     expect(out).toContain("- **platform** (`platform-image`, create): new image (first build)");
     expect(out).toContain("- **platform-agent** (`platform-agent-image`, create): new image (first build)");
     expect(out).toContain("<details>");
@@ -96,14 +97,19 @@ describe("rendering", () => {
       '+ registries: [{"address":"153263036946.dkr.ecr.us-east-2.amazonaws.com","password":"[secret]"',
     );
     expect(out).not.toContain("#### Template pins");
+    // The record's inputs are listed, but not the serialised provider the SDK keeps beside them.
+    expect(out).toContain(
+      '+ digest: "sha256:71467637272c30963e8b3781f9486b955a24adcc6ba73b9cdf7a5587dcc1be94"',
+    );
+    expect(out).not.toContain("exports.handler");
   });
 
-  it("pin bump: the Command is replaced and each image says why it rebuilds, with the pin that moved", () => {
+  it("pin bump: the templates record is replaced and each image says why it rebuilds, with the pin that moved", () => {
     const out = render("update-pin-bump.json", {
       pins: pinsBetween("manifest-base.json", "manifest-pin-bump.json"),
     });
     expect(out).toContain("**2 to update, 1 to replace**, 13 unchanged.");
-    expect(out).toContain("| replace | `command:local:Command` | `templates-record` | `triggers` |");
+    expect(out).toContain("| replace | `pulumi-nodejs:dynamic:Resource` | `templates-record` | `digest` |");
     expect(out).toContain(
       "| update | `docker-build:index:Image` | `platform-agent-image` | `buildArgs`, `contextHash`, `labels`, `tags` |",
     );
@@ -117,12 +123,17 @@ describe("rendering", () => {
       "| `workspace_templates/platform-agent` | molecule-ai/molecule-ai-workspace-template-platform-agent | `e5c8302` → `1a2b3c4` |",
     );
     expect(out).toContain("- **warning** `templates`: staging: workspace_templates/platform-agent: fetched");
-    // The diff rendered from detailedDiff: quoted label paths, unknowns named.
-    expect(out).toContain('+ labels["app.molecule.templates.digest"]: (known after apply)');
-    expect(out).toMatch(/\+ triggers\[0\]: "sha256:[0-9a-f]{64}" \(forces replacement\)/);
+    // The diff rendered from detailedDiff: quoted label paths, unknowns named. The record's digest is known
+    // in a preview (a dynamic provider hands its inputs back as its outputs), so the label shows it.
+    expect(out).toContain(
+      '+ labels["app.molecule.templates.digest"]: "sha256:6e14989f395e80d06e4eb44c864a406eb1029f3bea7ac5063ab9ebdf3899f010"',
+    );
+    expect(out).toContain("+ buildArgs.BASE_IMAGE: (known after apply)");
+    // The record's provider gives no detailedDiff: its replace reasons stand in, old and new.
+    expect(out).toMatch(/\+ digest: "sha256:[0-9a-f]{64}" \(forces replacement\)/);
   });
 
-  it("pin bump with --manifest only: the base pins come from what the staging Command last recorded", async () => {
+  it("pin bump with --manifest only: the base pins come from what the templates record last recorded", async () => {
     const run = await cli([
       "--preview-json",
       fx("update-pin-bump.json"),
@@ -135,21 +146,63 @@ describe("rendering", () => {
     expect(run.stdout).toContain("`e5c8302` → `1a2b3c4`");
   });
 
+  it.each([
+    ["another dynamic resource", "::templates-record", "::other-record"],
+    ["a resource of another type", "$pulumi-nodejs:dynamic:Resource", "$command:local:Command"],
+  ])("the recorded pins come from the templates record only, not %s", async (_what, from, to) => {
+    const file = path.join(dir, "not-the-record.json");
+    let text = readFileSync(fx("update-pin-bump.json"), "utf8").replaceAll(from, to);
+    if (to.includes("Command"))
+      text = text.replaceAll('"pulumi-nodejs:dynamic:Resource"', '"command:local:Command"');
+    writeFileSync(file, text);
+    const run = await cli(["--preview-json", file, "--manifest", fx("manifest-pin-bump.json")]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain("the preview holds no pins the stack recorded.");
+    expect(run.stdout).not.toContain("Compared with the pins the stack last recorded");
+  });
+
   it("replacement steps fold into one row; sames are counted, not listed", () => {
-    const out = render("replace-command.json");
+    const out = render("replace-record.json");
     const rows = out.split("\n").filter((l) => l.startsWith("| ") && !l.startsWith("| Op"));
     expect(rows).toEqual([
-      "| replace | `command:local:Command` | `templates-record` | `create` |",
-      "| update | `docker-build:index:Image` | `platform-image` | `labels` |",
-      "| update | `docker-build:index:Image` | `platform-agent-image` | `buildArgs`, `labels` |",
+      "| replace | `pulumi-nodejs:dynamic:Resource` | `templates-record` | `digest` |",
+      "| update | `docker-build:index:Image` | `platform-image` | `contextHash`, `labels` |",
+      "| update | `docker-build:index:Image` | `platform-agent-image` | `buildArgs`, `contextHash`, `labels` |",
     ]);
     expect(out).toContain("**2 to update, 1 to replace**, 13 unchanged.");
     expect(out).not.toContain("molecule-images-staging");
     // No manifests given: the templates reason still shows, from the label.
     expect(out).toContain("- **platform** (`platform-image`, update): templates changed (staged digest)");
     expect(out).toContain("templates changed (staged digest); base image changed");
-    // A long command line is shown from where it changes, not cut before it.
-    expect(out).toContain('--quiet --attempts 3" (forces replacement)');
+    // The folded replacement shows once in the diff, old and new.
+    expect(out.match(/^@@ replace pulumi-nodejs:dynamic:Resource templates-record @@$/gm)).toHaveLength(1);
+  });
+
+  it("a long value is shown from where it changes, not cut before it", () => {
+    // The lifecycle policy is one JSON string: keepTaggedImages 50 → 60 changes it near the end.
+    const policy = (keep: number) =>
+      JSON.stringify(
+        lifecyclePolicy({ tagPrefix: "staging", untaggedExpireDays: 7, keepTaggedImages: keep }),
+      );
+    const urn =
+      "urn:pulumi:staging::molecule-images::molecule:index:EcrRegistry$molecule:index:ImageRepository$aws:ecr/lifecyclePolicy:LifecyclePolicy::registry-platform-lifecycle";
+    const state = (keep: number) => ({
+      urn,
+      custom: true,
+      type: "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+      inputs: { policy: policy(keep), repository: "molecule-ai/platform" },
+    });
+    const step = { op: "update", urn, oldState: state(50), newState: state(60), diffReasons: ["policy"] };
+    const detailedDiff = { policy: { inputDiff: false, kind: "update" } };
+    const text = JSON.stringify({
+      steps: [{ ...step, detailedDiff }],
+      changeSummary: { same: 15, update: 1 },
+    });
+    const out = renderReport({ preview: sanitizePreview(parsePreview(text, "policy.json"), []) });
+    const line = (sign: string) => out.split("\n").find((l) => l.startsWith(`${sign} policy: `));
+    expect(policy(60).length).toBeGreaterThan(160);
+    expect(line("-")).toMatch(/^- policy: "….*Keep the last 50 staging- images/);
+    expect(line("+")).toMatch(/^\+ policy: "….*Keep the last 60 staging- images/);
   });
 
   it("pin changes: bumped, added and removed entries, old → new in 7 characters", () => {
@@ -248,7 +301,7 @@ describe("comment size limit", () => {
     expect(out).toContain(line(0));
     expect(out).not.toContain(line(29_999));
     // Nothing else was cut.
-    expect(out).toContain("| replace | `command:local:Command` | `templates-record` | `triggers` |");
+    expect(out).toContain("| replace | `pulumi-nodejs:dynamic:Resource` | `templates-record` | `digest` |");
     expect(out).toContain("templates changed: platform-agent e5c8302 → 1a2b3c4");
     expect(out).toContain("`e5c8302` → `1a2b3c4`");
     expect(out).not.toContain("not shown (comment size limit)");
@@ -267,7 +320,7 @@ describe("comment size limit", () => {
   it("a diff holding a code fence cannot close the collapsed block early", () => {
     const out = render("no-change.json");
     expect(out).not.toContain("```");
-    const withFence = render("replace-command.json", { diffText: "+ a\n```\n- b" });
+    const withFence = render("replace-record.json", { diffText: "+ a\n```\n- b" });
     expect(withFence).toContain("````diff\n+ a\n```\n- b\n````");
   });
 });
@@ -287,7 +340,7 @@ describe("secrets", () => {
     for (const leak of leaks) expect(run.stdout).not.toContain(leak);
     expect(run.stdout).toContain("- registries[0].password: [secret]");
     expect(run.stdout).toContain("+ secrets.npm_token: [secret]");
-    expect(run.stdout).toContain("- environment.MOLECULE_GITEA_TOKEN: [secret]");
+    expect(run.stdout).toContain("- registries[1].password: [secret]");
     expect(run.stdout).toContain("https://x-access-token:[secret]@git.moleculesai.app");
   });
 

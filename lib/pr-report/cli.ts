@@ -12,8 +12,8 @@ import { parseArgs } from "node:util";
 import { ManifestError, parseManifest } from "../manifest";
 import { ForgeClient, ForgeError, parseRepository } from "./forge";
 import type { PinInfo } from "./images";
-import { comparePins, pinsFromManifest, pinsFromRecord } from "./pins";
-import { InputError, type PreviewDigest, parsePreview, sanitizePreview } from "./preview";
+import { comparePins, pinsFromManifest, pinsFromRecord, RECORD_NAME, RECORD_TYPE } from "./pins";
+import { InputError, type PreviewDigest, parsePreview, parseUrn, sanitizePreview } from "./preview";
 import { REPORT_MARKER, renderReport } from "./render";
 import { maskText, maskValues } from "./secrets";
 
@@ -64,7 +64,7 @@ async function prFromEvent(eventPath: string | undefined): Promise<number | unde
   return undefined;
 }
 
-/** Pins from the manifests; with only --manifest, the base is what the staging Command last recorded. */
+/** Pins from the manifests; with only --manifest, the base is what the templates record last recorded. */
 function comparePinsFor(
   preview: PreviewDigest,
   head: string | undefined,
@@ -78,8 +78,8 @@ function comparePinsFor(
     return { pins: { changes: comparePins(basePins, headPins), source: "base-manifest" } };
   }
   for (const step of preview.steps) {
-    if (step.oldState?.type !== "command:local:Command") continue;
-    const recorded = pinsFromRecord(step.oldState.outputs?.stdout);
+    if (step.oldState?.type !== RECORD_TYPE || parseUrn(step.urn).name !== RECORD_NAME) continue;
+    const recorded = pinsFromRecord(step.oldState.outputs?.entries);
     if (recorded) {
       // The recorded entries carry no repo: take it from the manifest, where the entry still exists.
       const repos = new Map(headPins.map((p) => [p.key, p.repo]));

@@ -1,6 +1,6 @@
 /**
  * Why each image rebuilds, in the program's own terms: the staged templates (the label the program sets
- * from the staging Command's digest), the parent's digest (BASE_IMAGE), the build context, the commit
+ * from the templates record's digest), the parent's digest (BASE_IMAGE), the build context, the commit
  * (tags). Pure: it reads the change's property diff and the pin comparison.
  */
 import { REVISION_LABEL, TEMPLATES_LABEL } from "../image-spec";

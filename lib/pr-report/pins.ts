@@ -36,26 +36,20 @@ export function pinsFromManifest(manifest: Manifest): Pin[] {
   }));
 }
 
+/** The templates record (lib/stack/templates-record.ts): a dynamic resource, told apart by its name. */
+export const RECORD_TYPE = "pulumi-nodejs:dynamic:Resource";
+export const RECORD_NAME = "templates-record";
+
 /**
- * The pins the stack last recorded: the staging Command's stdout (`{ digest, entries: [{ list, name, ref,
- * digest, action }] }`, the stager's output) in the preview's old state. It stands in for `--base-manifest`
+ * The pins the stack last recorded: the templates record's `entries` output (`[{ list, name, ref, digest }]`,
+ * what was staged; a removed entry is absent) in the preview's old state. It stands in for `--base-manifest`
  * when only `--manifest` is given. Undefined when the output is absent or not that shape.
  */
-export function pinsFromRecord(stdout: unknown): Pin[] | undefined {
-  if (typeof stdout !== "string") return undefined;
-  let data: unknown;
-  try {
-    data = JSON.parse(stdout);
-  } catch {
-    return undefined;
-  }
-  const entries = (data as { entries?: unknown } | null)?.entries;
+export function pinsFromRecord(entries: unknown): Pin[] | undefined {
   if (!Array.isArray(entries)) return undefined;
   const pins: Pin[] = [];
   for (const e of entries as Array<Record<string, unknown>>) {
     if (typeof e?.list !== "string" || typeof e.name !== "string" || typeof e.ref !== "string") continue;
-    // A removed entry was deleted from the staging tree: it is no longer pinned.
-    if (e.action === "removed") continue;
     pins.push({ key: `${e.list}/${e.name}`, list: e.list, name: e.name, ref: e.ref });
   }
   return pins;
