@@ -104,6 +104,23 @@ describe("rendering", () => {
     expect(out).not.toContain("exports.handler");
   });
 
+  it("the real preview of a pin bump (recorded by the real-engine tier) names the pin for both images", () => {
+    // docker-build's real detailedDiff names only `labels` and `buildArgs`: the report finds the label inside.
+    const out = render("real-pin-bump.json", {
+      pins: pinsBetween("manifest-local.json", "manifest-local-bumped.json"),
+    });
+    expect(out).toContain("**2 to update, 1 to replace**, 4 unchanged.");
+    expect(out).toContain("| replace | `pulumi-nodejs:dynamic:Resource` | `templates-record` | `digest` |");
+    expect(out).toContain(
+      "- **platform** (`platform-image`, update): templates changed: platform-agent 1887cb3 → aaf8d11; build context changed",
+    );
+    expect(out).toContain(
+      "- **platform-agent** (`platform-agent-image`, update): templates changed: platform-agent 1887cb3 → aaf8d11; base image changed; build context changed",
+    );
+    expect(out).toContain('+ labels["app.molecule.templates.digest"]: "sha256:');
+    expect(out).toContain("+ buildArgs.BASE_IMAGE: (known after apply)");
+  });
+
   it("pin bump: the templates record is replaced and each image says why it rebuilds, with the pin that moved", () => {
     const out = render("update-pin-bump.json", {
       pins: pinsBetween("manifest-base.json", "manifest-pin-bump.json"),

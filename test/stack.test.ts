@@ -38,7 +38,8 @@ const resolver =
       const digest = fakeDigest(r.name);
       return { digest, ref: `${(r.inputs.tags as string[])[0]}@${digest}` };
     }
-    // A replaced record's outputs are unknown in a preview: the mock leaves them out.
+    // The real engine hands a dynamic resource's inputs back as its outputs in a preview, so the digest is
+    // known; should it ever be unknown (the mock leaves it out), the images must wait on it, not hang.
     if (r.type === RECORD && opts.recordKnown === false) return { digest: undefined, entries: undefined };
     return undefined;
   };
@@ -300,7 +301,7 @@ describe("the commit being built", () => {
 describe("preview", () => {
   const isUnknown = (v: unknown) => typeof v === "object" && v !== null && "__pulumiUnknown" in v;
 
-  it("with the staging record unknown (a pin bump), the images' template input is unknown, and nothing hangs", async () => {
+  it("with the templates record unknown, the images' template input is unknown, and nothing hangs", async () => {
     const run = await runProgram({ config: base, preview: true, resolve: resolver({ recordKnown: false }) });
     for (const image of run.byType(IMAGE)) {
       expect(isUnknown((image.inputs.labels as Record<string, unknown>)[TEMPLATES_LABEL])).toBe(true);

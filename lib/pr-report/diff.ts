@@ -140,53 +140,65 @@ function withSecrets(change: PropertyChange): PropertyChange {
 }
 
 /**
- * The changed properties of a change: detailedDiff when the provider gave one; otherwise each of
- * diffReasons/replaceReasons, split one level down when both sides are objects (so `labels` becomes the
- * label that changed, which is what says why an image rebuilds).
+ * A change of a whole object property split one level down (`labels` becomes the label that changed, which
+ * is what says why an image rebuilds); anything else stays as it is.
+ */
+function splitOneLevel(key: string, kind: string, before: unknown, after: unknown): PropertyChange[] {
+  const suffix = kind.endsWith("-replace") ? "-replace" : "";
+  if (isPlainObject(before) && isPlainObject(after)) {
+    const subkeys = new Set([...Object.keys(before), ...Object.keys(after)]);
+    const changed = [...subkeys].filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
+    if (changed.length > 0) {
+      return changed.map((sub) => {
+        const subKind = !(sub in before) ? "add" : !(sub in after) ? "delete" : "update";
+        const segments = [key, sub];
+        return withSecrets({
+          path: formatPropertyPath(segments),
+          segments,
+          kind: `${subKind}${suffix}`,
+          old: before[sub],
+          new: after[sub],
+        });
+      });
+    }
+  }
+  return [withSecrets({ path: key, segments: [key], kind, old: before, new: after })];
+}
+
+/**
+ * The changed properties of a change: detailedDiff when the provider gave one, else each of
+ * diffReasons/replaceReasons. A top-level object property is split one level down either way: docker-build's
+ * real detailedDiff names only `labels` or `buildArgs`, never the label or arg inside that changed.
  */
 export function propertyChanges(change: ResourceChange): PropertyChange[] {
   const detailed = Object.entries(change.detailedDiff ?? {});
   if (detailed.length > 0) {
-    return detailed.map(([path, diff]) => {
+    return detailed.flatMap(([path, diff]) => {
       const segments = parsePropertyPath(path);
-      return withSecrets({
-        path,
-        segments,
-        kind: diff.kind,
-        old: oldValue(change, segments),
-        new: newValue(change, segments),
-      });
+      const [top] = segments;
+      if (segments.length === 1 && typeof top === "string") {
+        return splitOneLevel(top, diff.kind, oldValue(change, segments), newValue(change, segments));
+      }
+      return [
+        withSecrets({
+          path,
+          segments,
+          kind: diff.kind,
+          old: oldValue(change, segments),
+          new: newValue(change, segments),
+        }),
+      ];
     });
   }
   const replacing = new Set(change.replaceReasons);
-  const out: PropertyChange[] = [];
-  for (const key of new Set([...change.diffReasons, ...change.replaceReasons])) {
-    const suffix = replacing.has(key) ? "-replace" : "";
-    const before = oldValue(change, [key]);
-    const after = newValue(change, [key]);
-    if (isPlainObject(before) && isPlainObject(after)) {
-      const subkeys = new Set([...Object.keys(before), ...Object.keys(after)]);
-      const changed = [...subkeys].filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
-      if (changed.length > 0) {
-        for (const sub of changed) {
-          const kind = !(sub in before) ? "add" : !(sub in after) ? "delete" : "update";
-          const segments = [key, sub];
-          out.push(
-            withSecrets({
-              path: formatPropertyPath(segments),
-              segments,
-              kind: `${kind}${suffix}`,
-              old: before[sub],
-              new: after[sub],
-            }),
-          );
-        }
-        continue;
-      }
-    }
-    out.push(withSecrets({ path: key, segments: [key], kind: `update${suffix}`, old: before, new: after }));
-  }
-  return out;
+  return [...new Set([...change.diffReasons, ...change.replaceReasons])].flatMap((key) =>
+    splitOneLevel(
+      key,
+      replacing.has(key) ? "update-replace" : "update",
+      oldValue(change, [key]),
+      newValue(change, [key]),
+    ),
+  );
 }
 
 const OP_WORD: Record<ResourceChange["op"], string> = {
