@@ -40,7 +40,7 @@ const OUT_DIR = join(REPO_ROOT, "bench", "out");
 const STAGE_CLI = [process.execPath, "--import", "tsx", "cli/stage.ts"] as const;
 /**
  * Where the entries' names come from. The project's manifest.json lists the same 31 names, repos and
- * runtimes as the real file at the time of the fix (/work/shared/real-world/manifest.json), and every
+ * runtimes as the platform's real manifest at the time of the fix (test/fixtures/manifest/real-world.json), and every
  * checkout has it.
  */
 const DEFAULT_NAMES = join(REPO_ROOT, "manifest.json");

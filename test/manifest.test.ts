@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { entriesOf, ManifestError, parseManifest, runtimeOf } from "../lib/manifest";
 
-const REAL = join(__dirname, "..", "..", "shared", "real-world", "manifest.json");
+// The platform's real manifest at the time of the fix (entries, refs, runtimes), with an appended // line.
+const REAL = join(__dirname, "fixtures", "manifest", "real-world.json");
 const OURS = join(__dirname, "..", "manifest.json");
 const SHA = "e5c830293b9c7e68ba4abed3e4c1614e6801029c";
 
