@@ -9,6 +9,7 @@ import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ManifestError, parseManifest } from "../lib/manifest";
+import { DEFAULT_INACTIVITY_S } from "../lib/staging/git";
 import { LockError } from "../lib/staging/lock";
 import { createProgress } from "../lib/staging/progress";
 import {
@@ -29,6 +30,7 @@ const USAGE = `usage: npm run stage -- --manifest <file> --dest <dir> [options]
   --allow-missing-private    skip private entries when MOLECULE_GITEA_TOKEN is not set
   --attempts <n>             tries per entry for transient failures (default 3)
   --retry-delay-ms <n>       first retry delay, doubled each time (default 1000)
+  --git-timeout-s <n>        a git transfer idle this long (under 1 byte/s) fails (default 30)
   --quiet                    no progress on stderr
 
 environment: MOLECULE_GITEA_TOKEN  read token for the git host, sent only as an HTTP header to it`;
@@ -56,6 +58,7 @@ async function main(): Promise<number> {
         "allow-missing-private": { type: "boolean" },
         attempts: { type: "string" },
         "retry-delay-ms": { type: "string" },
+        "git-timeout-s": { type: "string" },
         quiet: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -78,6 +81,7 @@ async function main(): Promise<number> {
     const concurrency = positiveInt("concurrency", v.concurrency, DEFAULT_CONCURRENCY);
     const attempts = positiveInt("attempts", v.attempts, 3);
     const retryDelayMs = positiveInt("retry-delay-ms", v["retry-delay-ms"], 1000, 0);
+    const gitInactivityS = positiveInt("git-timeout-s", v["git-timeout-s"], DEFAULT_INACTIVITY_S);
     const manifestFile = v.manifest;
     let text: string;
     try {
@@ -95,6 +99,7 @@ async function main(): Promise<number> {
       githubBaseUrl: v["github-base-url"] ?? DEFAULT_GITHUB_BASE_URL,
       concurrency,
       attempts,
+      gitInactivityS,
       retryDelayMs,
       allowMissingPrivate: v["allow-missing-private"] ?? false,
       token: process.env.MOLECULE_GITEA_TOKEN || undefined,

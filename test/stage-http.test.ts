@@ -2,9 +2,13 @@
 // counts, auth headers, servers that refuse SHA wants, fail, or die) plus secrets and the
 // concurrency bound. Real `tsx cli/stage.ts` children, real git, no mocks.
 
+import { readdirSync, readFileSync } from "node:fs";
 import { mkdir, readFile, readlink } from "node:fs/promises";
+import { createServer } from "node:http";
+import { type AddressInfo, createServer as createNetServer, type Socket } from "node:net";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_INACTIVITY_S } from "../lib/staging/git";
 import {
   createLongHistoryRepo,
   createRepo,
@@ -326,6 +330,88 @@ describe("transient failures", () => {
       expect(await diffAgainstCommit(dirOf(dest, t), t.fixture.dir, t.b), t.name).toEqual([]);
     }
     expect(again.digest).not.toBe(versionA.digest);
+  });
+});
+
+describe("hostile peers", () => {
+  /** A plain HTTP server on another port (another origin) that redirects every request to `target`. */
+  async function redirector(target: string): Promise<{ url: string; hits: string[] }> {
+    const hits: string[] = [];
+    const server = createServer((req, res) => {
+      hits.push(`${req.method} ${req.url} auth=${req.headers.authorization ?? "-"}`);
+      res.writeHead(302, { location: `${target}${req.url}` }).end();
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    cleanups.push(() => new Promise((r) => server.close(() => r())));
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, hits };
+  }
+
+  it("a redirect to another host is a clear failure, and the token never reaches that host", async () => {
+    const target = await serve();
+    const origin = await redirector(target.url);
+    const dest = path.join(await freshDir("redirect-away"), "deps");
+    const run = await stage(dest, manifestOf([secret], "a"), origin.url, {
+      env: { MOLECULE_GITEA_TOKEN: TOKEN },
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(labelOf(secret));
+    expect(run.stderr).toContain(`redirects to ${new URL(target.url).origin}, another host`);
+    // The other host saw no request with the token: at most the token-less probe, or nothing.
+    expect(target.requests.filter((q) => q.authorization !== undefined)).toEqual([]);
+  });
+
+  it("a redirect within the same host is followed, with the token", async () => {
+    const server = await serve({
+      requireToken: TOKEN,
+      privateRepos: [secret.repo],
+      redirect: (p) => (p.startsWith("/moved/") ? p.slice("/moved".length) : undefined),
+    });
+    const dest = path.join(await freshDir("redirect-same"), "deps");
+    const run = await stage(dest, manifestOf([secret], "a"), `${server.url}/moved`, {
+      env: { MOLECULE_GITEA_TOKEN: TOKEN },
+    });
+    expect(run.code, run.stderr).toBe(0);
+    expect(await diffAgainstCommit(dirOf(dest, secret), secret.fixture.dir, secret.a)).toEqual([]);
+    expect(server.requests.some((q) => q.status === 302)).toBe(true);
+  });
+
+  it("a server that accepts and never answers fails the entry after the inactivity bound, leaving no git behind", async () => {
+    const sockets: Socket[] = [];
+    const silent = createNetServer((s) => void sockets.push(s));
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    cleanups.push(async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => silent.close(() => r(undefined)));
+    });
+    const port = (silent.address() as AddressInfo).port;
+    const dest = path.join(await freshDir("silent"), "deps");
+    const started = Date.now();
+    const run = await stage(dest, manifestOf([set.extra], "a"), `http://127.0.0.1:${port}`, {
+      args: ["--git-timeout-s", "2", "--attempts", "2"],
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(labelOf(set.extra));
+    expect(run.stderr).toMatch(/too slow|timed out|killed/i);
+    expect(Date.now() - started).toBeLessThan(60_000);
+    // No git process of that run is left (a zombie would show state Z; none may be running).
+    const live = readdirSync("/proc")
+      .filter((d) => /^\d+$/.test(d))
+      .filter((pid) => {
+        try {
+          const state = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0];
+          return state !== "Z" && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(`127.0.0.1:${port}`);
+        } catch {
+          return false;
+        }
+      });
+    expect(live).toEqual([]);
+  });
+
+  it("with default settings a silent server fails within 3 minutes: attempts x inactivity + backoff", () => {
+    // Defaults: 3 attempts, the inactivity bound per attempt, retry delays of 1 s then 2 s.
+    const worst = 3 * DEFAULT_INACTIVITY_S + 1 + 2;
+    expect(DEFAULT_INACTIVITY_S).toBeLessThan(60);
+    expect(worst).toBeLessThan(180);
   });
 });
 

@@ -11,6 +11,7 @@ export type GitFailureKind =
   | "missing-ref" // permanent: the commit is not in the repository
   | "auth" // permanent: credentials missing or rejected
   | "refused" // the server will not serve an unadvertised SHA; use the fallback fetch
+  | "redirect" // permanent: the host redirects to another host, where the token must not go
   | "transient"; // network, server error, killed process: worth retrying
 
 export class GitError extends Error {
@@ -67,7 +68,11 @@ const SCRUBBED_ENV =
  * The environment every git child gets. The token travels as an `http.<url>.extraHeader` set through
  * GIT_CONFIG_COUNT/KEY/VALUE: it is then in no argv, no URL and no .git/config.
  */
-export function gitEnv(base: NodeJS.ProcessEnv, auth?: GitAuth): NodeJS.ProcessEnv {
+export function gitEnv(
+  base: NodeJS.ProcessEnv,
+  auth?: GitAuth,
+  inactivitySeconds = DEFAULT_INACTIVITY_S,
+): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(base)) if (!SCRUBBED_ENV.test(key)) env[key] = value;
   env.GIT_TERMINAL_PROMPT = "0"; // a prompt would hang a CI job forever
@@ -75,6 +80,10 @@ export function gitEnv(base: NodeJS.ProcessEnv, auth?: GitAuth): NodeJS.ProcessE
   env.GIT_ASKPASS = "true"; // answer any credential question with nothing instead of blocking
   env.SSH_ASKPASS = "true";
   env.LC_ALL = "C"; // stderr is classified by its English text
+  // The inactivity bound on every HTTP transfer: git (curl) gives up when less than 1 byte a second arrives
+  // for this long, so a server that accepts and never answers, or trickles, fails instead of hanging.
+  env.GIT_HTTP_LOW_SPEED_LIMIT = "1";
+  env.GIT_HTTP_LOW_SPEED_TIME = String(Math.max(1, Math.ceil(inactivitySeconds)));
   const config: Array<[string, string]> = [
     ["gc.auto", "0"],
     ["maintenance.auto", "false"],
@@ -85,9 +94,14 @@ export function gitEnv(base: NodeJS.ProcessEnv, auth?: GitAuth): NodeJS.ProcessE
     ["transfer.unpackLimit", "1"],
   ];
   if (auth && /^https?:\/\//.test(auth.baseUrl)) {
-    const scope = auth.baseUrl.endsWith("/") ? auth.baseUrl : `${auth.baseUrl}/`;
+    // Scoped to the host (origin) the token belongs to, so it also covers a same-host redirect's new path.
+    const scope = `${new URL(auth.baseUrl).origin}/`;
     const basic = Buffer.from(`oauth2:${auth.token}`).toString("base64");
     config.push([`http.${scope}.extraHeader`, `Authorization: Basic ${basic}`]);
+    // git loads the header for the URL it was given and sends it on every request, including those that go
+    // to wherever a redirect pointed: with a token, git follows no redirect; fetchCommit decides (same origin
+    // only).
+    config.push(["http.followRedirects", "false"]);
   }
   // Append to, never replace, config the caller already passes this way.
   const existing = Number(env.GIT_CONFIG_COUNT ?? "0") || 0;
@@ -99,10 +113,24 @@ export function gitEnv(base: NodeJS.ProcessEnv, auth?: GitAuth): NodeJS.ProcessE
   return env;
 }
 
+/** Default inactivity bound (seconds) for one git transfer; `--git-timeout-s` changes it. */
+export const DEFAULT_INACTIVITY_S = 30;
+
 export interface GitRun {
   env: NodeJS.ProcessEnv;
+  /** Hard cap on one git process, a backstop to the inactivity bound; on expiry its whole group is killed. */
   timeoutMs: number;
   signal?: AbortSignal;
+}
+
+/** Kills a detached child's whole process group: git-remote-http children would otherwise live on. */
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    // already gone
+  }
 }
 
 interface GitResult {
@@ -115,11 +143,15 @@ export function git(args: string[], run: GitRun, input?: string): Promise<GitRes
   // Name the subcommand in errors, not the leading "--git-dir <dir>".
   const command = `git ${args[0] === "--git-dir" ? args[2] : args[0]}`;
   return new Promise((resolve, reject) => {
+    // Its own process group, so a timeout or an abort kills git's helpers (git-remote-http) with it: they
+    // hold its pipes open, and a run waiting on those pipes would never end.
     const child = spawn("git", args, {
       env: run.env,
       stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
-      signal: run.signal,
+      detached: true,
     });
+    const onAbort = () => killGroup(child.pid);
+    run.signal?.addEventListener("abort", onAbort, { once: true });
     const out: Buffer[] = [];
     let stderr = "";
     child.stdout?.on("data", (chunk: Buffer) => out.push(chunk));
@@ -127,13 +159,15 @@ export function git(args: string[], run: GitRun, input?: string): Promise<GitRes
       // Keep the tail only: progress output from a big fetch can be long.
       stderr = (stderr + chunk.toString("utf8")).slice(-16_384);
     });
-    const timer = setTimeout(() => child.kill("SIGKILL"), run.timeoutMs);
+    const timer = setTimeout(() => killGroup(child.pid), run.timeoutMs);
     child.on("error", (err) => {
       clearTimeout(timer);
+      run.signal?.removeEventListener("abort", onAbort);
       reject(new GitError(`${command}: ${err.message}`, "transient"));
     });
     child.on("close", (code, sig) => {
       clearTimeout(timer);
+      run.signal?.removeEventListener("abort", onAbort);
       if (code === 0) return resolve({ stdout: Buffer.concat(out), stderr });
       const how = sig ? `was killed (${sig})` : `exited ${code}`;
       const detail = redactUrl(stderr.trim().split("\n").slice(-3).join(" | "));
@@ -200,6 +234,50 @@ export async function fetchCommit(
   sha: string,
   run: GitRun,
 ): Promise<FetchOutcome> {
+  for (let hops = 0; ; hops++) {
+    try {
+      return await fetchFrom(gitDir, url, sha, run);
+    } catch (err) {
+      if (!(err instanceof GitError) || !REDIRECTED.test(err.stderr) || hops >= 5) throw err;
+      url = await sameOriginRedirect(url, run.timeoutMs);
+    }
+  }
+}
+
+const REDIRECTED = /returned error: 30[12378]\b/;
+
+/**
+ * Where a redirecting git URL points, asked without the token. A redirect within the same origin (scheme,
+ * host and port) is followed; one to another host is a failure, and the token is never sent there.
+ */
+export async function sameOriginRedirect(url: string, timeoutMs: number): Promise<string> {
+  const probe = `${url}/info/refs?service=git-upload-pack`;
+  let res: Response;
+  try {
+    res = await fetch(probe, {
+      redirect: "manual",
+      signal: AbortSignal.timeout(Math.min(timeoutMs, 60_000)),
+    });
+  } catch (err) {
+    throw new GitError(
+      `${redactUrl(url)} redirects, and asking where failed: ${(err as Error).message}`,
+      "transient",
+    );
+  }
+  await res.body?.cancel();
+  const location = res.headers.get("location");
+  const target = location ? new URL(location, probe) : undefined;
+  if (!target) throw new GitError(`${redactUrl(url)} answers ${res.status} without a Location`, "transient");
+  if (target.origin !== new URL(url).origin) {
+    throw new GitError(
+      `${redactUrl(url)} redirects to ${target.origin}, another host: not followed, so the token is not sent there`,
+      "redirect",
+    );
+  }
+  return target.href.replace(/\/info\/refs\?service=git-upload-pack$/, "").replace(/\/$/, "");
+}
+
+async function fetchFrom(gitDir: string, url: string, sha: string, run: GitRun): Promise<FetchOutcome> {
   try {
     // A fetch by SHA fails outright when the commit is absent, so success needs no second check.
     await git(["--git-dir", gitDir, ...FETCH, "--depth=1", url, sha], run);

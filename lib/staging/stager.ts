@@ -89,7 +89,10 @@ export interface StageOptions {
   /** Attempts per entry for transient failures. */
   attempts?: number;
   retryDelayMs?: number;
+  /** Hard cap on one git process (a backstop); default 10 minutes. */
   gitTimeoutMs?: number;
+  /** A git transfer that moves less than a byte a second for this long fails (default 30 s). */
+  gitInactivityS?: number;
   progress: Progress;
   /** Base environment for git children. */
   env?: NodeJS.ProcessEnv;
@@ -188,6 +191,8 @@ function describeFailure(err: unknown, entry: PlannedEntry, url: string, attempt
         return `repository ${shown} not found`;
       case "missing-ref":
         return `commit ${entry.ref} does not exist in ${entry.repo} (${err.message})`;
+      case "redirect":
+        return err.message;
       case "auth":
         return `access to ${shown} was refused${entry.private ? " (private: is MOLECULE_GITEA_TOKEN set and allowed to read it?)" : ""}: ${err.message}`;
       default:
@@ -205,7 +210,10 @@ export async function stage(opts: StageOptions): Promise<StageResult> {
   const auth = opts.token
     ? { baseUrl: opts.gitBaseUrl ?? DEFAULT_GIT_BASE_URL, token: opts.token }
     : undefined;
-  const run: GitRun = { env: gitEnv(opts.env ?? process.env, auth), timeoutMs: opts.gitTimeoutMs ?? 600_000 };
+  const run: GitRun = {
+    env: gitEnv(opts.env ?? process.env, auth, opts.gitInactivityS),
+    timeoutMs: opts.gitTimeoutMs ?? 600_000,
+  };
 
   for (const list of LISTS) {
     // Every list directory exists, even for an empty list: a Dockerfile COPY of a missing source fails.

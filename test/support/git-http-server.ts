@@ -42,6 +42,8 @@ export interface GitHttpServerOptions {
    * latency, before auth). n counts requests from 1 since start or the last resetStats().
    */
   failRequests?: (req: { method: string; path: string; n: number }) => number | undefined;
+  /** A path to redirect the request to (302, same server), or undefined to serve it. */
+  redirect?: (path: string) => string | undefined;
   /** Default 0 (a free port). */
   port?: number;
 }
@@ -258,6 +260,12 @@ export class GitHttpServer {
     // The server may have been killed while we slept; its sockets are gone.
     if (res.destroyed) return;
 
+    const moved = o.redirect?.(record.path);
+    if (moved !== undefined) {
+      record.status = 302;
+      res.writeHead(302, { location: `${moved}${record.query ? `?${record.query}` : ""}` }).end();
+      return;
+    }
     const injected = o.failRequests?.({ method: record.method, path: record.path, n });
     if (injected !== undefined) {
       record.status = injected;
