@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { makeTempDir, removeDir } from "./support/git-fixtures";
+import { gitEnv, makeTempDir, removeDir } from "./support/git-fixtures";
 import { type GitHttpServer, startGitHttpServer } from "./support/git-http-server";
 import {
   diffAgainstCommit,
@@ -16,6 +16,7 @@ import {
   killLiveStages,
   leftovers,
   outputOf,
+  PROJECT,
   processesMentioning,
   runStage,
   type StageProcess,
@@ -216,6 +217,54 @@ describe("the destination lock", () => {
     );
     expect(out.digest).toBe(digestB);
     expect(existsSync(lockOf(dest))).toBe(false);
+  });
+
+  // A killed stager whose parent never reaps it (an init that does not, a shell that exec'd away) stays a
+  // zombie: its pid answers kill(pid, 0) and keeps its start time, yet it holds nothing any more.
+  it("takes over the lock of a killed stager that stays a zombie (its parent never reaps it)", async () => {
+    const dir = await freshDir("zombie-lock");
+    const dest = path.join(dir, "deps");
+    const file = await writeManifest(path.join(dir, "a.json"), manifestOf(entries, "a"));
+    const args = ["--manifest", file, "--dest", dest, "--git-base-url", server.url];
+    // One process (node with the tsx loader, no tsx relay) in the background of a shell that then execs
+    // sleep: the stager's parent is now sleep, which never waits for children.
+    server.options.latencyMs = 1000;
+    const holder = spawn(
+      "sh",
+      [
+        "-c",
+        '"$0" --import tsx cli/stage.ts "$@" >/dev/null 2>&1 & echo $!; exec sleep 60',
+        process.execPath,
+        ...args,
+      ],
+      { cwd: PROJECT, env: gitEnv(), stdio: ["ignore", "pipe", "ignore"] },
+    );
+    try {
+      const pid = await new Promise<number>((resolve, reject) => {
+        holder.stdout?.once("data", (c: Buffer) => resolve(Number(c.toString().trim())));
+        holder.once("error", reject);
+      });
+      await waitFor(async () => (await lockPid(dest)) === pid);
+      process.kill(pid, "SIGKILL");
+      const state = () =>
+        readFile(`/proc/${pid}/stat`, "utf8").then((s) =>
+          s.slice(s.lastIndexOf(")") + 2, s.lastIndexOf(")") + 3),
+        );
+      await waitFor(async () => (await state()) === "Z");
+      // Its git children outlive it: wait until nothing writes into dest any more.
+      await waitFor(async () => (await processesMentioning(dest)).others.length === 0, 30_000);
+      server.options.latencyMs = 0;
+
+      const run = await runStage(args);
+      expect(run.code, run.stderr).toBe(0);
+      expect(await state()).toBe("Z"); // still there: the lock was taken over, not waited out
+      for (const t of entries)
+        expect(await diffAgainstCommit(dirOf(dest, t), t.fixture.dir, t.a), keyOf(t)).toEqual([]);
+      expect(existsSync(lockOf(dest))).toBe(false);
+    } finally {
+      server.options.latencyMs = 0;
+      holder.kill("SIGKILL");
+    }
   });
 
   // After a kill -9 the dead stager's pid is free for reuse (soon, in containers, where pids are small

@@ -1,6 +1,7 @@
 /**
  * One stager per destination. The lock names its holder by pid *and* process start time, so a lock left
- * by a `kill -9` is taken over even when the pid has since been reused by an unrelated process.
+ * by a `kill -9` is taken over even when the pid has since been reused by an unrelated process, or when
+ * the killed holder lingers as a zombie nobody reaps.
  */
 import { randomBytes } from "node:crypto";
 import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -15,14 +16,20 @@ interface Holder {
   start: string | null;
 }
 
-function startTimeOf(pid: number): string | null {
+/** Fields 3 (state) and 22 (start time) of /proc/<pid>/stat; undefined where /proc cannot tell. */
+function procStat(pid: number): { state: string; start: string | null } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // The command name (field 2) may contain spaces; fields after it are plain.
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? null;
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return { state: fields[0] ?? "", start: fields[19] ?? null };
   } catch {
-    return null;
+    return undefined;
   }
+}
+
+function startTimeOf(pid: number): string | null {
+  return procStat(pid)?.start ?? null;
 }
 
 function alive(holder: Holder): boolean {
@@ -31,8 +38,12 @@ function alive(holder: Holder): boolean {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "EPERM") return false;
   }
-  const start = startTimeOf(holder.pid);
-  return !(holder.start && start && start !== holder.start);
+  const stat = procStat(holder.pid);
+  // A zombie (Z, or X while it is being reaped) has exited: it answers kill(pid, 0) and keeps its start
+  // time until its parent reaps it, which a parent that never waits (an init that does not reap, a shell
+  // that exec'd something else) never does. It holds no lock.
+  if (stat && (stat.state === "Z" || stat.state === "X")) return false;
+  return !(holder.start && stat?.start && stat.start !== holder.start);
 }
 
 function readHolder(path: string): Holder | undefined {
