@@ -20,6 +20,17 @@ const SHA_RE = /^[0-9a-f]{40}$/;
 // owner/name as git hosts allow them; no "..", no empty parts, so the repo cannot escape the base URL.
 const REPO_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*\/[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
+/**
+ * A name is a directory under the staging tree, a COPY source and text in a PR comment: ASCII letters,
+ * digits, '.', '_' and '-', starting with a letter or digit. Every real name fits; markup (`@user <details>`),
+ * control and bidi characters, and look-alikes that differ only by Unicode normalisation cannot.
+ */
+export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/** Far below the file systems' 255 bytes: a name is one path segment, and `.tmp-`/`.old-` prefixes add to it. */
+export const MAX_NAME_LENGTH = 100;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
+const UNSAFE_TEXT_RE = /[\0-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/;
+
 const entrySchema = z.strictObject({
   name: z
     .string({ error: "expected a string" })
@@ -29,8 +40,12 @@ const entrySchema = z.strictObject({
       (n) => n !== "." && n !== ".." && !n.startsWith("."),
       "expected a name that does not start with '.'",
     )
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
-    .refine((n) => !/[\0-\x1f]/.test(n), "expected no control characters"),
+    .refine((n) => n.length <= MAX_NAME_LENGTH, `expected at most ${MAX_NAME_LENGTH} characters`)
+    // The charset last, so a name the rules above reject gets their more telling message alone.
+    .refine(
+      (n) => /[/\\]/.test(n) || n.startsWith(".") || n === "" || NAME_RE.test(n),
+      "expected only ASCII letters, digits, '.', '_' and '-' (no spaces, markup, control, bidi or non-ASCII characters)",
+    ),
   repo: z
     .string({ error: "expected a string" })
     .refine((r) => REPO_RE.test(r) && !r.includes(".."), 'expected "owner/name"'),
@@ -38,7 +53,11 @@ const entrySchema = z.strictObject({
     // The pinning contract: a branch or tag is mutable, so only a full commit SHA reproduces a build.
     error: "expected a full 40-character lowercase hex commit SHA (no branch or tag names)",
   }),
-  runtime: z.string({ error: "expected a string" }).min(1, "expected a non-empty runtime id").optional(),
+  runtime: z
+    .string({ error: "expected a string" })
+    .min(1, "expected a non-empty runtime id")
+    .refine((r) => !UNSAFE_TEXT_RE.test(r), "expected no control or bidi characters")
+    .optional(),
   private: z.boolean({ error: "expected true or false" }).optional(),
   provider: z.enum(["moleculesai", "github"], { error: 'expected "moleculesai" or "github"' }).optional(),
 });
@@ -145,13 +164,18 @@ function describeIssue(data: unknown, issue: z.core.$ZodIssue): string[] {
  * Parses and validates manifest text. Every problem is reported at once, each naming the file, the
  * list, the index, the entry's name and the field, so one CI run shows everything to fix.
  */
-export function parseManifest(text: string, file: string): Manifest {
+export function parseManifest(raw: string, file: string): Manifest {
+  // An editor's byte order mark is not part of the document (JSON.parse would reject it).
+  const text = stripLineComments(raw.replace(/^\uFEFF/, ""));
   let data: unknown;
   try {
-    data = JSON.parse(stripLineComments(text));
+    data = JSON.parse(text);
   } catch (err) {
-    throw new ManifestError(file, [describeJsonError(stripLineComments(text), err)]);
+    throw new ManifestError(file, [describeJsonError(text, err)]);
   }
+  // JSON.parse lets the last of two equal keys win: a second "plugins": [] would silently erase the first.
+  const duplicates = duplicateKeys(text);
+  if (duplicates.length > 0) throw new ManifestError(file, duplicates);
   if (data === null || typeof data !== "object" || Array.isArray(data)) {
     throw new ManifestError(file, ["(top level): expected a JSON object"]);
   }
@@ -183,17 +207,65 @@ export function parseManifest(text: string, file: string): Manifest {
     entries.forEach((entry, index) => {
       const name = (entry as { name?: unknown } | null)?.name;
       if (typeof name !== "string") return;
-      const first = seen.get(name);
-      if (first === undefined) seen.set(name, index);
+      // Equal after normalisation and case folding is equal on a case-insensitive or normalising file system.
+      const key = name.normalize("NFKC").toLowerCase();
+      const first = seen.get(key);
+      if (first === undefined) seen.set(key, index);
       else
         problems.push(
-          `${list}[${index}] (${name}): name: duplicate of ${list}[${first}] (names must be unique within a list)`,
+          `${list}[${index}] (${name}): name: duplicate of ${list}[${first}] (names must be unique within a list, ignoring case and Unicode normalisation)`,
         );
     });
   }
 
   if (problems.length > 0 || !result.success) throw new ManifestError(file, problems);
   return result.data;
+}
+
+/**
+ * Every key that appears twice in one object, as "<path>: duplicate key ... (line N, first at line M)".
+ * A scan of valid JSON text: strings are skipped whole, so braces or quotes inside them do not count.
+ */
+export function duplicateKeys(text: string): string[] {
+  type Frame =
+    | { kind: "object"; keys: Map<string, number>; key?: string; expectKey: boolean }
+    | { kind: "array"; index: number };
+  const stack: Frame[] = [];
+  const problems: string[] = [];
+  const lineOf = (at: number) => text.slice(0, at).split("\n").length;
+  const path = () =>
+    stack
+      .slice(0, -1)
+      .map((f) => (f.kind === "array" ? `[${f.index}]` : `.${f.key ?? ""}`))
+      .join("")
+      .replace(/^\./, "") || "(top level)";
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    const top = stack[stack.length - 1];
+    if (c === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+      if (top?.kind === "object" && top.expectKey) {
+        const key = JSON.parse(text.slice(i, j + 1)) as string;
+        const first = top.keys.get(key);
+        if (first !== undefined) {
+          problems.push(
+            `${path()}: duplicate key ${JSON.stringify(key)} (line ${lineOf(i)}, first at line ${first})`,
+          );
+        } else top.keys.set(key, lineOf(i));
+        top.key = key;
+        top.expectKey = false;
+      }
+      i = j;
+    } else if (c === "{") stack.push({ kind: "object", keys: new Map(), expectKey: true });
+    else if (c === "[") stack.push({ kind: "array", index: 0 });
+    else if (c === "}" || c === "]") stack.pop();
+    else if (c === ",") {
+      if (top?.kind === "object") top.expectKey = true;
+      else if (top?.kind === "array") top.index++;
+    }
+  }
+  return problems;
 }
 
 /** All entries, in a stable order (list order, then manifest order). */

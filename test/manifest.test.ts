@@ -187,3 +187,55 @@ describe("manifest contract", () => {
     expect(message).toMatch(/workspace_templates\[0\] \(w\): repo/);
   });
 });
+
+describe("hostile manifests", () => {
+  it("a duplicated key is an error, not a silent last-one-wins (a second plugins list would erase the first)", () => {
+    const text = `{\n  "version": 1,\n  "plugins": [${JSON.stringify(entry({ name: "kept" }))}],\n  "workspace_templates": [],\n  "org_templates": [],\n  "plugins": []\n}\n`;
+    expect(problemsOf(text)).toEqual(['(top level): duplicate key "plugins" (line 6, first at line 3)']);
+    const inEntry = `{"version":1,"plugins":[{"name":"a","repo":"o/a","ref":"${SHA}","ref":"${"b".repeat(40)}"}],"workspace_templates":[],"org_templates":[]}`;
+    expect(problemsOf(inEntry)).toEqual(['plugins[0]: duplicate key "ref" (line 1, first at line 1)']);
+    // Quotes, braces and escaped quotes inside strings are not structure.
+    const tricky = { _comment: 'a "quoted" {brace}, "plugins": [] \\" end', ...doc() };
+    expect(() => parseManifest(JSON.stringify(tricky), "m.json")).not.toThrow();
+  });
+
+  it("a byte order mark is stripped, everywhere", () => {
+    expect(
+      parseManifest(`\uFEFF${JSON.stringify(doc({ plugins: [entry()] }))}`, "m.json").plugins,
+    ).toHaveLength(1);
+  });
+
+  const rejected: Array<[string, string]> = [
+    ["a control character", "plug\u0007in"],
+    ["a bidi override", "plug\u202Ein"],
+    ["a zero-width space", "plug\u200Bin"],
+    ["markup and a mention", "@octocat <details>"],
+    ["a space", "my plugin"],
+    ["a non-ASCII look-alike", "plugin-\u0430"],
+  ];
+  for (const [what, name] of rejected) {
+    it(`a name with ${what} fails validation, naming the file, list, entry and field`, () => {
+      const problems = problemsOf(doc({ plugins: [entry({ name })] }), "hostile.json");
+      expect(problems.join("\n")).toMatch(/^plugins\[0\] \(.*\): name: expected only ASCII letters/);
+    });
+  }
+
+  it("names equal after Unicode normalisation or case folding are duplicates", () => {
+    const problems = problemsOf(doc({ plugins: [entry({ name: "Tools" }), entry({ name: "tools" })] }));
+    expect(problems).toEqual([
+      "plugins[1] (tools): name: duplicate of plugins[0] (names must be unique within a list, ignoring case and Unicode normalisation)",
+    ]);
+  });
+
+  it("a name too long for the file system fails validation (exit 2), not staging", () => {
+    const problems = problemsOf(doc({ plugins: [entry({ name: "a".repeat(300) })] }));
+    expect(problems.join("\n")).toMatch(/name: expected at most 100 characters/);
+  });
+
+  it("control or bidi characters in a runtime id fail validation", () => {
+    const problems = problemsOf(
+      doc({ workspace_templates: [entry({ name: "w", runtime: "claude\u202Ecode" })] }),
+    );
+    expect(problems.join("\n")).toMatch(/runtime: expected no control or bidi characters/);
+  });
+});
