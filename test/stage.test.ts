@@ -6,7 +6,10 @@ import { execFileSync } from "node:child_process";
 import { chmod, lstat, mkdir, readdir, readFile, realpath, rm, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createRepo, makeTempDir, removeDir } from "./support/git-fixtures";
+import type { Manifest } from "../lib/manifest";
+import type { Progress } from "../lib/staging/progress";
+import { StageError, stage as stageLib } from "../lib/staging/stager";
+import { createRepo, type FileSpec, makeTempDir, removeDir } from "./support/git-fixtures";
 import {
   allPaths,
   createGitWrapper,
@@ -27,9 +30,11 @@ import {
   writeManifest,
 } from "./support/stage-cli";
 import {
+  createRawRepo,
   createTemplateSet,
   entryOf,
   manifestOf,
+  type RawEntry,
   type Template,
   type TemplateSet,
 } from "./support/stage-fixtures";
@@ -567,5 +572,182 @@ describe("permanent errors", () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(message);
     expect(run.stdout).toBe("");
+  });
+});
+
+describe("required files must be regular files", () => {
+  const cases: Array<[string, Record<string, FileSpec>, RegExp]> = [
+    ["a dangling symlink", { "config.yaml": { symlink: "nowhere.yaml" } }, /config\.yaml.*symlink/],
+    [
+      "a symlink to a directory",
+      { "config.yaml": { symlink: "conf" }, "conf/x.yaml": "x: 1\n" },
+      /config\.yaml.*symlink/,
+    ],
+    ["a directory", { "config.yaml/x.yaml": "x: 1\n" }, /config\.yaml.*directory/],
+  ];
+
+  it.each(cases)(
+    "config.yaml as %s fails the workspace template, naming config.yaml",
+    async (what, files, message) => {
+      const repo = `acme/ws-cfg-${what.replace(/\W+/g, "-")}`;
+      const fixture = await createRepo(root, repo, [{ files: { "README.md": "r\n", ...files } }]);
+      const t: Template = {
+        list: "workspace_templates",
+        name: "cfg",
+        repo,
+        fixture,
+        a: fixture.shas[0] ?? "",
+        b: "",
+      };
+      const dest = path.join(await freshDir("cfg"), "deps");
+      const run = await stage(dest, {
+        workspace_templates: [entryOf(t)],
+        plugins: [{ ...entryOf(t), name: "cfg-plugin" }],
+      });
+      expect(run.code, run.stderr).toBe(1);
+      expect(run.stderr).toMatch(
+        new RegExp(`workspace_templates/cfg \\(${repo} @ ${t.a}\\): .*not a regular file`),
+      );
+      expect(run.stderr).toMatch(message);
+      await expect(lstat(dirOf(dest, t))).rejects.toThrow(/ENOENT/);
+      // Plugins require nothing: the same commit stages there.
+      expect(await readdir(path.join(dest, "plugins"))).toEqual(["cfg-plugin"]);
+    },
+  );
+});
+
+describe("precise failures", () => {
+  const ZERO_OID = "1234567890123456789012345678901234567890";
+  const crafted: Array<[string, RawEntry[], RegExp]> = [
+    [
+      "a blob entry whose object is a tree",
+      [
+        { mode: "100644", name: "config.yaml", content: "c\n" },
+        { mode: "100644", name: "notes", tree: [{ mode: "100644", name: "f", content: "f\n" }] },
+      ],
+      /notes: .*is a tree, not a blob/,
+    ],
+    [
+      "a name with a slash",
+      [
+        { mode: "100644", name: "config.yaml", content: "c\n" },
+        { mode: "100644", name: "a/b", content: "x\n" },
+      ],
+      /a\/b: .*name.*'\/'/,
+    ],
+    [
+      "a '..' directory",
+      [
+        { mode: "100644", name: "config.yaml", content: "c\n" },
+        { mode: "40000", name: "..", tree: [{ mode: "100644", name: "f", content: "f\n" }] },
+      ],
+      /\.\.: .*name '\.\.'/,
+    ],
+    [
+      "the same name twice",
+      [
+        { mode: "100644", name: "config.yaml", content: "c\n" },
+        { mode: "100644", name: "config.yaml", content: "d\n" },
+      ],
+      /config\.yaml: .*twice/,
+    ],
+    [
+      "an unknown mode",
+      [
+        { mode: "100644", name: "config.yaml", content: "c\n" },
+        { mode: "100600", name: "weird", content: "w\n" },
+      ],
+      /weird: .*mode 100600/,
+    ],
+    [
+      "a submodule as the required file",
+      [{ mode: "160000", name: "config.yaml", oid: ZERO_OID }],
+      /config\.yaml.*submodule/,
+    ],
+  ];
+
+  it.each(crafted)(
+    "a crafted tree (%s) fails the entry, saying what is wrong with which path",
+    async (what, tree, message) => {
+      const repo = `acme/raw-${what.replace(/\W+/g, "-")}`;
+      const raw = await createRawRepo(root, repo, tree);
+      const dest = path.join(await freshDir("raw"), "deps");
+      const run = await stage(dest, {
+        workspace_templates: [{ name: "raw", repo, ref: raw.sha }],
+        plugins: [entryOf(set.extra)],
+      });
+      expect(run.code, run.stderr).toBe(1);
+      expect(run.stderr).toMatch(new RegExp(`workspace_templates/raw \\(${repo} @ ${raw.sha}\\): `));
+      expect(run.stderr).toMatch(message);
+      expect(run.stderr).not.toMatch(/missing after fetch|blob [0-9a-f]{40} missing/);
+      await expect(lstat(path.join(dest, "workspace-configs-templates", "raw"))).rejects.toThrow(/ENOENT/);
+      expect(await readdir(path.join(dest, "plugins"))).toEqual(["extra-tools"]);
+      expect(await leftovers(dest)).toEqual([]);
+    },
+  );
+
+  // Called as a library, not through the CLI: what the manifest accepts as a name is the manifest's
+  // business; what the stager does with a name the file system refuses is this test's.
+  const silent: Progress = {
+    start() {},
+    entryStarted() {},
+    entryDone() {},
+    entryFailed() {},
+    warn() {},
+    note() {},
+    stop() {},
+  };
+  const manifestWith = (name: string): Manifest => ({
+    version: 1,
+    plugins: [
+      { name, repo: set.extra.repo, ref: set.extra.a },
+      { name: "ok", repo: set.extra.repo, ref: set.extra.a },
+    ],
+    workspace_templates: [],
+    org_templates: [],
+  });
+
+  it.each([245, 300])(
+    "an entry name of %i bytes, too long for the file system, fails that entry naming it and ENAMETOOLONG",
+    async (length) => {
+      const dest = path.join(await freshDir("long-name"), "deps");
+      const name = "n".repeat(length);
+      const err = await stageLib({
+        manifest: manifestWith(name),
+        dest,
+        gitBaseUrl: baseUrl,
+        progress: silent,
+      }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(StageError);
+      const failures = (err as StageError).failures;
+      expect(failures.map((f) => f.name)).toEqual([name]);
+      expect(failures[0]?.message).toMatch(/too long for the file system \(ENAMETOOLONG\)/);
+      expect((err as StageError).message).toContain(`plugins/${name} (`);
+      expect(await readdir(path.join(dest, "plugins"))).toEqual(["ok"]);
+      expect(await readdir(path.join(dest, ".molecule-stage", "plugins"))).toEqual(["ok.json"]);
+    },
+  );
+
+  it("an entry name that fits with the stager's working names is staged and recorded (240 bytes)", async () => {
+    const dest = path.join(await freshDir("long-ok"), "deps");
+    const name = "n".repeat(240);
+    const first = await stageLib({
+      manifest: manifestWith(name),
+      dest,
+      gitBaseUrl: baseUrl,
+      progress: silent,
+    });
+    expect(first.entries.map((e) => e.action)).toEqual(["fetched", "fetched"]);
+    const again = await stageLib({
+      manifest: manifestWith(name),
+      dest,
+      gitBaseUrl: baseUrl,
+      progress: silent,
+    });
+    expect(again.entries.map((e) => e.action)).toEqual(["unchanged", "unchanged"]);
+    expect(await leftovers(dest)).toEqual([]);
   });
 });

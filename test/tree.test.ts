@@ -1,5 +1,8 @@
-import { describe, expect, it } from "vitest";
-import { resolveLink } from "../lib/staging/tree";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readCommit, gitEnv as stagerGitEnv } from "../lib/staging/git";
+import { resolveLink, TreeError } from "../lib/staging/tree";
+import { gitEnv as fixtureGitEnv, makeTempDir, removeDir } from "./support/git-fixtures";
+import { createRawRepo } from "./support/stage-fixtures";
 
 const links = (entries: Record<string, string>) => new Map(Object.entries(entries));
 
@@ -27,5 +30,30 @@ describe("resolveLink (symlinks must stay inside their entry)", () => {
     expect(resolveLink("escape", sneaky)).toBeUndefined();
     expect(resolveLink("via", links({ via: "abs/file", abs: "/tmp" }))).toBeUndefined();
     expect(resolveLink("a", links({ a: "b", b: "a" }))).toBeUndefined();
+  });
+});
+
+describe("readCommit on crafted trees (what is wrong, with which path)", () => {
+  let root: string;
+  beforeAll(async () => {
+    root = await makeTempDir("tree-raw-");
+  });
+  afterAll(() => removeDir(root));
+  const run = () => ({ env: stagerGitEnv(fixtureGitEnv()), timeoutMs: 30_000 });
+  const ABSENT = "1234567890123456789012345678901234567890";
+
+  it("an entry whose object is absent names the path and the object, not a fetch that went wrong", async () => {
+    const raw = await createRawRepo(root, "acme/absent", [
+      { mode: "100644", name: "config.yaml", content: "c\n" },
+      { mode: "40000", name: "docs", tree: [{ mode: "100644", name: "gone.md", oid: ABSENT }] },
+      { mode: "40000", name: "sub", oid: ABSENT.replace("1", "2") },
+    ]);
+    const err = await readCommit(raw.dir, raw.sha, run()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TreeError);
+    expect((err as Error).message).toContain(`docs/gone.md: blob ${ABSENT} is not among the fetched objects`);
+    expect((err as Error).message).toContain(
+      `sub: tree ${ABSENT.replace("1", "2")} is not among the fetched objects`,
+    );
+    expect((err as Error).message).not.toMatch(/missing after fetch/);
   });
 });

@@ -5,6 +5,7 @@
 import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { TreeError } from "./tree";
 
 export type GitFailureKind =
   | "missing-repo" // permanent: the repository does not exist (or is invisible to us)
@@ -341,40 +342,68 @@ export async function readCommit(gitDir: string, sha: string, run: GitRun): Prom
     run,
   );
   const objects = parseBatch(stdout);
-  const object = (oid: string, type: string): Buffer => {
-    const found = objects.get(oid);
-    if (found?.type !== type) throw new GitError(`object ${oid} (${type}) missing after fetch`, "transient");
-    return found.data;
-  };
-  const commit = object(sha, "commit").toString("utf8");
+  const commitObject = objects.get(sha);
+  if (commitObject?.type !== "commit")
+    throw new GitError(`object ${sha} (commit) missing after fetch`, "transient");
+  const commit = commitObject.data.toString("utf8");
   const time = Number(/^committer .* (\d+) [+-]\d{4}$/m.exec(commit)?.[1]);
   const root = /^tree ([0-9a-f]{40})$/m.exec(commit)?.[1];
   if (!Number.isFinite(time) || !root)
     throw new GitError(`commit ${sha}: malformed commit object`, "transient");
 
+  // What is wrong with the tree itself, path by path: a crafted tree is permanent, never a fetch problem.
+  const problems: string[] = [];
+  const object = (oid: string, type: string, path: string): Buffer | undefined => {
+    const found = objects.get(oid);
+    if (found?.type === type) return found.data;
+    problems.push(
+      found
+        ? `${path}: the tree says ${type}, but ${oid} is a ${found.type}, not a ${type}`
+        : `${path}: ${type} ${oid} is not among the fetched objects`,
+    );
+    return undefined;
+  };
   const files: TreeEntry[] = [];
   const blobs = new Map<string, Buffer>();
   const walk = (treeOid: string, prefix: string): void => {
     // Tree object: repeated "<octal mode> <name>\0<20-byte binary oid>".
-    const tree = object(treeOid, "tree");
+    const tree = object(treeOid, "tree", prefix ? prefix.slice(0, -1) : "(root tree)");
+    if (!tree) return;
+    const names = new Set<string>();
     let at = 0;
     while (at < tree.length) {
       const space = tree.indexOf(0x20, at);
       const nul = tree.indexOf(0, space);
       const mode = tree.subarray(at, space).toString("latin1");
-      const path = prefix + tree.subarray(space + 1, nul).toString("utf8");
+      const name = tree.subarray(space + 1, nul).toString("utf8");
+      const path = prefix + name;
       const oid = tree.subarray(nul + 1, nul + 21).toString("hex");
       at = nul + 21;
+      // Git never writes these; a tree that has them was made by hand to escape the entry or to collide.
+      if (name === "" || name === "." || name === ".." || name.includes("/")) {
+        const why = name.includes("/") ? "contains '/'" : "is not a file name";
+        problems.push(`${path || "(empty name)"}: tree entry name '${name}' ${why}`);
+        continue;
+      }
+      if (names.has(name)) problems.push(`${path}: appears twice in one tree`);
+      names.add(name);
       if (mode === "40000") {
         walk(oid, `${path}/`);
       } else if (mode === "160000") {
         files.push({ mode, type: "commit", oid, path });
+      } else if (mode === "100644" || mode === "100755" || mode === "120000" || mode === "100664") {
+        // 100664: what very old git wrote for a plain file; git reads it as 100644.
+        files.push({ mode: mode === "100664" ? "100644" : mode, type: "blob", oid, path });
+        const blob = object(oid, "blob", path);
+        if (blob) blobs.set(oid, blob);
       } else {
-        files.push({ mode: mode.padStart(6, "0"), type: "blob", oid, path });
-        blobs.set(oid, object(oid, "blob"));
+        problems.push(
+          `${path}: unsupported mode ${mode} (git writes 100644, 100755, 120000, 160000 or 40000)`,
+        );
       }
     }
   };
   walk(root, "");
+  if (problems.length > 0) throw new TreeError(`malformed tree at ${sha}: ${problems.join("; ")}`);
   return { time, files, blobs };
 }

@@ -9,7 +9,7 @@
  * - partial trees after a kill -> build beside the target, then swap it in with renames.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import pLimit from "p-limit";
@@ -17,7 +17,7 @@ import { entriesOf, LIST_DIRS, LISTS, type ListName, type Manifest, type Planned
 import { fetchCommit, GitError, type GitRun, gitEnv, initBare, readCommit, redactUrl } from "./git";
 import { acquireLock } from "./lock";
 import type { Progress } from "./progress";
-import { checkTree, DIR_MODE, hashTree, missingRequiredFiles, TreeError, writeTree } from "./tree";
+import { checkTree, DIR_MODE, hashTree, requiredFileProblems, TreeError, writeTree } from "./tree";
 
 /** Files each template must have at its pinned commit (the pinning contract's third rule). */
 export const REQUIRED_FILES: Record<ListName, readonly string[]> = {
@@ -146,8 +146,12 @@ async function readMarker(path: string): Promise<Marker | undefined> {
   }
 }
 
+/**
+ * The temporary name is short (`.tmp-<tag>` beside the file, removed by the next run's bookkeeping sweep
+ * if a kill leaves it): a name derived from the file's own would fail for names that fit on their own.
+ */
 async function writeAtomically(path: string, content: string): Promise<void> {
-  const tmp = `${path}.tmp-${tag()}`;
+  const tmp = join(dirname(path), `.tmp-${tag()}`);
   await writeFile(tmp, content);
   await rename(tmp, path);
 }
@@ -278,10 +282,20 @@ export async function stage(opts: StageOptions): Promise<StageResult> {
       const work = join(layout.listDir(entry.list), `.tmp-${tag()}-${entry.name}`);
       const gitDir = join(work, "git");
       const tree = join(work, "tree");
+      // The longest name staging needs (`.old-<tag>-<name>` for the swap is as long): made first, so a name
+      // the file system refuses fails here, with nothing fetched, half-written or left without its record.
+      try {
+        mkdirSync(work);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ENAMETOOLONG") throw err;
+        throw new TreeError(
+          `entry name too long for the file system (ENAMETOOLONG): staging it needs the working name .tmp-<8 hex>-<name>, ${Buffer.byteLength(basename(work))} bytes, in ${layout.listDir(entry.list)}`,
+        );
+      }
       try {
         for (let attempt = 1; ; attempt++) {
           try {
-            rmSync(work, { recursive: true, force: true });
+            rmSync(gitDir, { recursive: true, force: true });
             initBare(gitDir);
             const outcome = await fetchCommit(gitDir, url, entry.ref, run);
             if (outcome.fallback) {
@@ -300,10 +314,11 @@ export async function stage(opts: StageOptions): Promise<StageResult> {
           }
         }
         const { time, files, blobs } = await readCommit(gitDir, entry.ref, run);
-        const missing = missingRequiredFiles(files, REQUIRED_FILES[entry.list]);
-        if (missing.length > 0) {
+        const unusable = requiredFileProblems(files, REQUIRED_FILES[entry.list]);
+        if (unusable.length > 0) {
+          const missing = unusable.every((p) => p.endsWith(" is missing"));
           throw new TreeError(
-            `required file${missing.length === 1 ? "" : "s"} missing at ${entry.ref}: ${missing.join(", ")}`,
+            `required file${unusable.length === 1 ? "" : "s"} ${missing ? "missing" : "not a regular file"} at ${entry.ref}: ${unusable.join("; ")}`,
           );
         }
         const links = new Map(

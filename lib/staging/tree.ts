@@ -68,9 +68,9 @@ export function resolveLink(linkPath: string, links: Map<string, string>): strin
 export function checkTree(entries: TreeEntry[], symlinkTargets: Map<string, string>): void {
   const problems: string[] = [];
   for (const entry of entries) {
-    const parts = entry.path.split("/");
-    if (parts.some((p) => p === "" || p === "." || p === ".." || p === ".git")) {
-      problems.push(`${entry.path}: unsafe path`);
+    const bad = entry.path.split("/").find((p) => p === "" || p === "." || p === ".." || p === ".git");
+    if (bad !== undefined) {
+      problems.push(`${entry.path}: unsafe path (a '${bad}' component)`);
       continue;
     }
     if (entry.mode === "160000") {
@@ -99,24 +99,39 @@ export function writeTree(
     const parts = entry.path.split("/");
     for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join("/"));
   }
-  for (const dir of [...dirs].sort()) mkdirSync(join(root, dir), { recursive: true });
+  for (const dir of [...dirs].sort()) at(dir, () => mkdirSync(join(root, dir), { recursive: true }));
   for (const entry of entries) {
     const target = join(root, entry.path);
     const content = blobs.get(entry.oid);
-    if (content === undefined) throw new TreeError(`${entry.path}: blob ${entry.oid} missing`);
-    if (entry.mode === "120000") {
-      symlinkSync(content.toString("utf8"), target);
-      lutimesSync(target, mtime, mtime);
-      continue;
-    }
-    writeFileSync(target, content);
-    chmodSync(target, entry.mode === "100755" ? EXEC_MODE : FILE_MODE);
-    utimesSync(target, mtime, mtime);
+    if (content === undefined)
+      throw new TreeError(`${entry.path}: blob ${entry.oid} was not read from the commit`);
+    at(entry.path, () => {
+      if (entry.mode === "120000") {
+        symlinkSync(content.toString("utf8"), target);
+        lutimesSync(target, mtime, mtime);
+        return;
+      }
+      writeFileSync(target, content);
+      chmodSync(target, entry.mode === "100755" ? EXEC_MODE : FILE_MODE);
+      utimesSync(target, mtime, mtime);
+    });
   }
   // Deepest first, so setting a child's time does not disturb its parent's afterwards.
   for (const dir of [...dirs].sort().reverse()) {
     chmodSync(join(root, dir), DIR_MODE);
     utimesSync(join(root, dir), mtime, mtime);
+  }
+}
+
+/** Runs a write for one path of the tree; a name the file system refuses becomes a TreeError naming it. */
+function at(path: string, write: () => void): void {
+  try {
+    write();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENAMETOOLONG")
+      throw new TreeError(`${path || "."}: name too long for the file system (ENAMETOOLONG)`);
+    throw err;
   }
 }
 
@@ -150,8 +165,25 @@ export function hashTree(root: string): string {
   return `sha256:${hash.digest("hex")}`;
 }
 
-/** Files that must exist at the top of an entry, by list; a table so more contracts can be added. */
-export function missingRequiredFiles(entries: TreeEntry[], required: readonly string[]): string[] {
-  const present = new Set(entries.filter((e) => e.mode !== "160000").map((e) => e.path));
-  return required.filter((file) => !present.has(file));
+/**
+ * Why each required file is unusable, or nothing when all are fine. A required file is a regular file
+ * (git mode 100644 or 100755) at the top of the entry: a symlink (dangling, or to a directory), a
+ * directory or a submodule with that name satisfies no reader of the file.
+ */
+export function requiredFileProblems(entries: TreeEntry[], required: readonly string[]): string[] {
+  const problems: string[] = [];
+  for (const file of required) {
+    const entry = entries.find((e) => e.path === file);
+    if (entry?.mode === "100644" || entry?.mode === "100755") continue;
+    if (entry) {
+      const what =
+        entry.mode === "120000" ? "a symlink" : entry.mode === "160000" ? "a submodule" : "not a file";
+      problems.push(`${file} is ${what} (mode ${entry.mode}), not a regular file (100644 or 100755)`);
+    } else if (entries.some((e) => e.path.startsWith(`${file}/`))) {
+      problems.push(`${file} is a directory, not a regular file (100644 or 100755)`);
+    } else {
+      problems.push(`${file} is missing`);
+    }
+  }
+  return problems;
 }

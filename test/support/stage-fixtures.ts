@@ -2,7 +2,15 @@
 // executable script, a symlink, nested directories), each with two versions: A (first commit)
 // and B (second commit), which differ in contents, paths, a file mode and a symlink target.
 
-import { createRepo, type FileSpec, type RepoFixture } from "./git-fixtures";
+import {
+  BASE_EPOCH,
+  createRepo,
+  FIXTURE_IDENT,
+  type FileSpec,
+  type RepoFixture,
+  repoDir,
+  runGit,
+} from "./git-fixtures";
 import type { EntrySpec, List, ManifestSpec } from "./stage-cli";
 
 export interface Template {
@@ -146,4 +154,48 @@ export function manifestOf(
     spec[t.list]?.push(entryOf(t, typeof version === "function" ? version(t) : version));
   }
   return spec;
+}
+
+/**
+ * One entry of a tree object written byte by byte, as no git porcelain would: any mode, any name
+ * (`..`, `a/b`, duplicates), and an object id that may be absent or of another type.
+ */
+export type RawEntry =
+  | { mode: string; name: string; content: string }
+  | { mode: string; name: string; oid: string }
+  | { mode: string; name: string; tree: RawEntry[] };
+
+/**
+ * A bare repository whose single commit has exactly the given (possibly malformed) tree, written with
+ * `hash-object --literally`, which checks nothing. Returns the repository and the commit.
+ */
+export async function createRawRepo(
+  root: string,
+  repo: string,
+  entries: RawEntry[],
+): Promise<{ dir: string; sha: string }> {
+  const dir = repoDir(root, repo);
+  await runGit(["init", "--quiet", "--bare", "--template=", "--object-format=sha1", dir]);
+  const git = async (args: string[], input?: Buffer | string) =>
+    (await runGit(["--git-dir", dir, ...args], input === undefined ? {} : { input })).stdout.trim();
+  const writeTree = async (list: RawEntry[]): Promise<string> => {
+    const parts: Buffer[] = [];
+    for (const e of list) {
+      const oid =
+        "oid" in e
+          ? e.oid
+          : "tree" in e
+            ? await writeTree(e.tree)
+            : await git(["hash-object", "-w", "--stdin"], e.content);
+      parts.push(Buffer.from(`${e.mode} ${e.name}\0`), Buffer.from(oid, "hex"));
+    }
+    return git(["hash-object", "-w", "--literally", "-t", "tree", "--stdin"], Buffer.concat(parts));
+  };
+  const tree = await writeTree(entries);
+  const [name = "", email = ""] = FIXTURE_IDENT.replace(">", "").split(" <");
+  const when = `${BASE_EPOCH} +0000`;
+  const commit = `tree ${tree}\nauthor ${name} <${email}> ${when}\ncommitter ${name} <${email}> ${when}\n\nraw tree\n`;
+  const sha = await git(["hash-object", "-w", "-t", "commit", "--stdin"], commit);
+  await git(["update-ref", "refs/heads/main", sha]);
+  return { dir, sha };
 }
