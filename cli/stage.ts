@@ -3,7 +3,8 @@
  *                  [--allow-missing-private] [--attempts N] [--retry-delay-ms N] [--quiet]
  *
  * stdout: one JSON document { digest, entries: [{ list, name, ref, digest, action }], skipped }.
- * stderr: progress. Exit 0 staged, 1 staging failed, 2 bad usage or invalid manifest.
+ * stderr: progress. Exit 0 staged, 1 staging failed, 2 bad usage, invalid manifest, or a destination the
+ * stager does not own (not empty and never staged into, or with a symlink where it manages a directory).
  */
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
@@ -16,6 +17,7 @@ import {
   DEFAULT_CONCURRENCY,
   DEFAULT_GIT_BASE_URL,
   DEFAULT_GITHUB_BASE_URL,
+  DestinationError,
   StageError,
   stage,
 } from "../lib/staging/stager";
@@ -23,7 +25,8 @@ import {
 const USAGE = `usage: npm run stage -- --manifest <file> --dest <dir> [options]
 
   --manifest <file>          manifest.json to stage (required)
-  --dest <dir>               staging destination, e.g. .tenant-bundle-deps (required)
+  --dest <dir>               staging destination, e.g. .tenant-bundle-deps (required): a new or empty
+                             directory, or one staged into before (the stager owns what is in it)
   --git-base-url <url>       git host; repos are <url>/<owner>/<name>.git (default ${DEFAULT_GIT_BASE_URL})
   --github-base-url <url>    host for entries with provider "github" (default ${DEFAULT_GITHUB_BASE_URL})
   --concurrency <n>          parallel fetches (default ${DEFAULT_CONCURRENCY})
@@ -108,7 +111,7 @@ async function main(): Promise<number> {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     return 0;
   } catch (err) {
-    if (err instanceof UsageError || err instanceof ManifestError) {
+    if (err instanceof UsageError || err instanceof ManifestError || err instanceof DestinationError) {
       process.stderr.write(`stage: ${err.message}\n`);
       return 2;
     }

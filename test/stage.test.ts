@@ -19,6 +19,7 @@ import {
   LIST_DIRS,
   type List,
   leftovers,
+  listing,
   type ManifestSpec,
   type OutputEntry,
   outputOf,
@@ -264,6 +265,29 @@ describe("determinism across umasks", () => {
       umask022: want,
       umask077: want,
     });
+  });
+});
+
+describe("the whole destination is the same for any umask", () => {
+  it("dest itself, the list directories, every entry and .molecule-stage: same paths, modes and bytes under umask 000 and 077", async () => {
+    const dir = await freshDir("umask-all");
+    const manifest = manifestOf(set.all, "a");
+    const runs: Record<string, string[]> = {};
+    for (const umask of ["000", "077"]) {
+      // dest does not exist yet: the stager creates it, under this umask.
+      const dest = path.join(dir, `umask${umask}`, "deps");
+      await mkdir(path.dirname(dest));
+      outputOf(await stage(dest, manifest, { umask }));
+      runs[umask] = await listing(dest);
+    }
+    expect(runs["077"]).toEqual(runs["000"]);
+    // And the modes are fixed ones, not merely equal: 0755 dest and directories, 0644 bookkeeping.
+    const lines = runs["000"] ?? [];
+    expect(lines[0]).toMatch(/^d 755 \d+:\d+ \.$/);
+    expect(
+      lines.filter((l) => l.includes(" .molecule-stage")).map((l) => l.split(" ").slice(0, 2).join(" ")),
+    ).toEqual(expect.arrayContaining(["d 755", "f 644"]));
+    expect(lines.filter((l) => / \.molecule-stage/.test(l) && !/^(d 755|f 644) /.test(l))).toEqual([]);
   });
 });
 
@@ -572,6 +596,229 @@ describe("permanent errors", () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(message);
     expect(run.stdout).toBe("");
+  });
+});
+
+describe("the stager manages only a destination it owns", () => {
+  it("refuses `--dest .` in a directory it did not stage (an existing plugins/ folder): exit 2, nothing touched", async () => {
+    const dest = await freshDir("foreign");
+    await mkdir(path.join(dest, "plugins", "mine"), { recursive: true });
+    await writeFile(path.join(dest, "plugins", "mine", "keep.txt"), "mine\n");
+    await writeFile(path.join(dest, "plugins", ".DS_Store"), "finder\n");
+    await writeFile(path.join(dest, "README.md"), "my project\n");
+    const before = await listing(dest, { times: true });
+    const file = await writeManifest(`${dest}.manifest.json`, manifestOf(set.all, "a"));
+    const run = await runStage(["--manifest", file, "--dest", ".", "--git-base-url", baseUrl], { cwd: dest });
+    expect(run.code, run.stderr).toBe(2);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).toContain(dest);
+    expect(run.stderr).toMatch(/not empty and is not a staging destination/);
+    expect(await listing(dest, { times: true })).toEqual(before);
+  });
+
+  const foreign: Array<[string, (dest: string) => Promise<void>, RegExp]> = [
+    ["a regular file", (d) => writeFile(d, "not a directory\n"), /is not a directory/],
+    [
+      "a directory staged by an older stager (.molecule-stage without the owner marker)",
+      async (d) => {
+        await mkdir(path.join(d, ".molecule-stage", "plugins"), { recursive: true });
+        await mkdir(path.join(d, "plugins", "old"), { recursive: true });
+      },
+      /no \.molecule-stage\/owner marker/,
+    ],
+    [
+      "a directory whose .molecule-stage is a symlink",
+      async (d) => {
+        await mkdir(path.join(d, "real-state"), { recursive: true });
+        await writeFile(path.join(d, "real-state", "owner"), "anything\n");
+        await symlink("real-state", path.join(d, ".molecule-stage"));
+      },
+      /not a staging destination/,
+    ],
+  ];
+
+  it.each(foreign)("refuses a destination that is %s: exit 2, nothing touched", async (_, make, message) => {
+    const dest = path.join(await freshDir("foreign-kind"), "deps");
+    await make(dest);
+    const before = await listing(dest, { times: true });
+    const run = await stage(dest, manifestOf([set.extra], "a"));
+    expect(run.code, run.stderr).toBe(2);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).toContain(dest);
+    expect(run.stderr).toMatch(message);
+    expect(await listing(dest, { times: true })).toEqual(before);
+  });
+
+  it("takes an empty directory (and one where only its own half-written bookkeeping exists) as its own", async () => {
+    const dir = await freshDir("adopt");
+    const empty = path.join(dir, "empty");
+    await mkdir(empty);
+    const half = path.join(dir, "half");
+    await mkdir(path.join(half, ".molecule-stage"), { recursive: true });
+    for (const dest of [empty, half]) {
+      const out = outputOf(await stage(dest, manifestOf([set.extra], "a")));
+      expect(out.entries.map((e) => e.action)).toEqual(["fetched"]);
+      // And it is now a destination the stager owns: a later run accepts it.
+      expect(outputOf(await stage(dest, manifestOf([set.extra], "a"))).entries[0]?.action).toBe("unchanged");
+    }
+  });
+
+  const links: Array<[string, string, (dest: string, outside: string) => Promise<void>]> = [
+    [
+      "a list directory",
+      "plugins",
+      async (dest, outside) => {
+        await rm(path.join(dest, "plugins"), { recursive: true });
+        await symlink(outside, path.join(dest, "plugins"));
+      },
+    ],
+    [
+      "an entry",
+      "extra-tools",
+      async (dest, outside) => {
+        // The very tree that was staged, moved out of dest: hashing through the link would match.
+        execFileSync("cp", ["-a", path.join(dest, "plugins", "extra-tools", "."), outside]);
+        await rm(path.join(dest, "plugins", "extra-tools"), { recursive: true });
+        await symlink(outside, path.join(dest, "plugins", "extra-tools"));
+      },
+    ],
+    [
+      "a stray name in a list directory",
+      "stray",
+      (dest, outside) => symlink(outside, path.join(dest, "plugins", "stray")),
+    ],
+    [
+      "a bookkeeping directory",
+      "plugins",
+      async (dest, outside) => {
+        await rm(path.join(dest, ".molecule-stage", "plugins"), { recursive: true });
+        await symlink(outside, path.join(dest, ".molecule-stage", "plugins"));
+      },
+    ],
+  ];
+
+  it.each(links)(
+    "refuses a destination where %s is a symlink out of it: exit 2, nothing inside or outside touched",
+    async (_, name, link) => {
+      const dir = await freshDir("symlinked");
+      const dest = path.join(dir, "deps");
+      outputOf(await stage(dest, manifestOf([set.extra, set.plugDev], "a")));
+      const outside = path.join(dir, "outside");
+      await mkdir(path.join(outside, "precious-dir"), { recursive: true });
+      await writeFile(path.join(outside, "precious.txt"), "not the stager's\n");
+      await writeFile(path.join(outside, "other.json"), "{}\n");
+      await chmod(outside, 0o700);
+      await link(dest, outside);
+      const before = {
+        dest: await listing(dest, { times: true }),
+        outside: await listing(outside, { times: true }),
+      };
+      // The manifest drops plugin-dev, so a run that followed the link would delete in it.
+      const run = await stage(dest, manifestOf([set.extra], "a"));
+      expect(run.code, run.stderr).toBe(2);
+      expect(run.stderr).toMatch(new RegExp(`${name}.*is a symlink`));
+      expect(run.stderr).toContain(dest);
+      expect({
+        dest: await listing(dest, { times: true }),
+        outside: await listing(outside, { times: true }),
+      }).toEqual(before);
+    },
+  );
+
+  it("leaves each list directory holding exactly the manifest's entries: stray files and dot-entries go", async () => {
+    const dest = path.join(await freshDir("strays"), "deps");
+    const manifest = manifestOf(set.all, "a");
+    outputOf(await stage(dest, manifest));
+    await writeFile(path.join(dest, "plugins", ".DS_Store"), "finder\n");
+    await mkdir(path.join(dest, "org-templates", ".hidden", "deep"), { recursive: true });
+    await writeFile(path.join(dest, "org-templates", ".hidden", "deep", "x"), "x\n");
+    await writeFile(path.join(dest, "workspace-configs-templates", "notes.txt"), "notes\n");
+    await mkdir(path.join(dest, "workspace-configs-templates", "by-hand"));
+    await writeFile(path.join(dest, ".molecule-stage", "plugins", "stray.json"), "{}\n");
+
+    const out = outputOf(await stage(dest, manifest));
+    for (const list of Object.keys(LIST_DIRS) as List[]) {
+      const names = set.all.filter((t) => t.list === list).map((t) => t.name);
+      expect((await readdir(path.join(dest, LIST_DIRS[list]))).sort(), list).toEqual(names.sort());
+      expect((await readdir(path.join(dest, ".molecule-stage", list))).sort(), list).toEqual(
+        names.map((n) => `${n}.json`).sort(),
+      );
+    }
+    for (const t of set.all) expect(byLabel(out.entries)[labelOf(t)]?.action).toBe("unchanged");
+    // Non-dot strays are reported as removed, as before; the staged digest is unaffected.
+    expect(out.entries.filter((e) => e.action === "removed").map((e) => `${e.list}/${e.name}`)).toEqual([
+      "workspace_templates/by-hand",
+      "workspace_templates/notes.txt",
+    ]);
+    expect(await leftovers(dest)).toEqual([]);
+  });
+});
+
+describe("a run that changes nothing writes nothing", () => {
+  const manifest = () => manifestOf(set.all, "a");
+  let dest: string;
+
+  beforeAll(async () => {
+    dest = path.join(await freshDir("readonly"), "deps");
+    outputOf(await stage(dest, manifest()));
+  });
+
+  const expectWarm = (run: StageRun) => {
+    const out = outputOf(run);
+    expect(out.entries.map((e) => e.action)).toEqual(set.all.map(() => "unchanged"));
+    return out;
+  };
+
+  // Tests run as root, and root ignores permission bits: so watch for writes directly. A chmod, chown,
+  // rename, create, delete or write anywhere under dest moves some path's ctime (or mtime).
+  it("no path under dest, dest included, changes mode, owner, content, mtime or ctime", async () => {
+    const before = await listing(dest, { times: true });
+    expectWarm(await stage(dest, manifest()));
+    expect(await listing(dest, { times: true })).toEqual(before);
+  });
+
+  it("succeeds on a read-only mount of dest (EROFS even for root)", async (ctx) => {
+    // A private mount namespace: the read-only bind mount exists for the stager's process only.
+    const wrap = [
+      "unshare",
+      "--mount",
+      "--propagation",
+      "private",
+      "sh",
+      "-c",
+      'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" "$0" && exec "$@"',
+      dest,
+    ];
+    try {
+      const probe = path.dirname(dest);
+      execFileSync(
+        "unshare",
+        [...wrap.slice(1, -1), probe, "sh", "-c", '! touch "$0/probe" 2>/dev/null', probe],
+        {
+          stdio: "ignore",
+        },
+      );
+    } catch {
+      ctx.skip(); // no mount namespaces here; the ctime test above still proves no write happens
+    }
+    const run = await stage(dest, manifest(), { wrap });
+    expect(run.code, run.stderr).toBe(0);
+    expectWarm(run);
+  });
+
+  it("succeeds for a user who cannot write to dest (uid 65534)", async (ctx) => {
+    const wrap = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
+    try {
+      execFileSync(wrap[0] ?? "", [...wrap.slice(1), "true"], { stdio: "ignore" });
+    } catch {
+      ctx.skip();
+    }
+    // The user must be able to read dest and the manifest, and run tsx (its cache is per uid).
+    await chmod(scratch, 0o755);
+    await chmod(path.dirname(dest), 0o755);
+    const run = await stage(dest, manifest(), { wrap });
+    expect(run.code, run.stderr).toBe(0);
+    expectWarm(run);
   });
 });
 

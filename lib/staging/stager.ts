@@ -7,17 +7,40 @@
  *   per entry, verified against the tree on disk every run;
  * - token in the clone URL -> an HTTP header passed through git's environment config;
  * - partial trees after a kill -> build beside the target, then swap it in with renames.
+ *
+ * What it may delete: only inside a destination it owns (see destination.ts), and there only in the list
+ * directories and its own bookkeeping, never through a symlink.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
-import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import {
+  chmodSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { basename, dirname, join } from "node:path";
 import pLimit from "p-limit";
 import { entriesOf, LIST_DIRS, LISTS, type ListName, type Manifest, type PlannedEntry } from "../manifest";
+import {
+  adopt,
+  checkOwnedLayout,
+  DestinationError,
+  ensureDir,
+  lstatOrUndefined,
+  OWNER_FILE,
+  ownership,
+  STATE_DIR,
+} from "./destination";
 import { fetchCommit, GitError, type GitRun, gitEnv, initBare, readCommit, redactUrl } from "./git";
 import { acquireLock } from "./lock";
 import type { Progress } from "./progress";
-import { checkTree, DIR_MODE, hashTree, requiredFileProblems, TreeError, writeTree } from "./tree";
+import { checkTree, DIR_MODE, FILE_MODE, hashTree, requiredFileProblems, TreeError, writeTree } from "./tree";
+
+export { DestinationError };
 
 /** Files each template must have at its pinned commit (the pinning contract's third rule). */
 export const REQUIRED_FILES: Record<ListName, readonly string[]> = {
@@ -33,7 +56,6 @@ export const DEFAULT_GITHUB_BASE_URL = "https://github.com";
  * of git processes at depth 1 (bench: 160 MiB at 8), far from what OOM-killed the old full clones.
  */
 export const DEFAULT_CONCURRENCY = 8;
-const STATE_DIR = ".molecule-stage";
 
 export type Action = "fetched" | "unchanged" | "removed";
 
@@ -130,30 +152,53 @@ class Layout {
   target(e: { list: ListName; name: string }) {
     return join(this.listDir(e.list), e.name);
   }
+  stateDir(list?: ListName) {
+    return list ? join(this.dest, STATE_DIR, list) : join(this.dest, STATE_DIR);
+  }
   marker(e: { list: ListName; name: string }) {
-    return join(this.dest, STATE_DIR, e.list, `${e.name}.json`);
+    return join(this.stateDir(e.list), `${e.name}.json`);
   }
   lock() {
     return join(this.dest, STATE_DIR, "lock");
   }
+  /** Every directory the stager manages, bookkeeping included. */
+  managedDirs() {
+    return LISTS.flatMap((list) => [this.listDir(list), this.stateDir(list)]);
+  }
 }
 
-async function readMarker(path: string): Promise<Marker | undefined> {
+function readMarker(path: string): Marker | undefined {
   try {
-    return JSON.parse(await readFile(path, "utf8")) as Marker;
+    return JSON.parse(readFileSync(path, "utf8")) as Marker;
   } catch {
     return undefined;
   }
 }
 
+const markerOf = (entry: PlannedEntry, digest: string) =>
+  `${JSON.stringify({ repo: entry.repo, ref: entry.ref, digest })}\n`;
+
+/** The record names this entry's repo and ref: the tree on disk should then be that commit's. */
+const recordedAt = (marker: Marker | undefined, entry: PlannedEntry): marker is Marker =>
+  marker !== undefined && marker.ref === entry.ref && marker.repo === entry.repo;
+
+/** Proof that the tree at `target` is the recorded one: a real directory, mode 0755, the recorded digest. */
+function intact(target: string, marker: Marker): boolean {
+  const st = lstatOrUndefined(target);
+  if (!st?.isDirectory() || (st.mode & 0o7777) !== DIR_MODE) return false;
+  return hashTree(target) === marker.digest;
+}
+
 /**
- * The temporary name is short (`.tmp-<tag>` beside the file, removed by the next run's bookkeeping sweep
- * if a kill leaves it): a name derived from the file's own would fail for names that fit on their own.
+ * The temporary name is short (`.tmp-<tag>` beside the file, removed by the bookkeeping sweep if a kill
+ * leaves it): a name derived from the file's own would fail for names that fit on their own. The mode
+ * is set explicitly: the bookkeeping is in the build context too, and the umask must not decide it.
  */
-async function writeAtomically(path: string, content: string): Promise<void> {
+function writeAtomically(path: string, content: string): void {
   const tmp = join(dirname(path), `.tmp-${tag()}`);
-  await writeFile(tmp, content);
-  await rename(tmp, path);
+  writeFileSync(tmp, content, { mode: FILE_MODE });
+  chmodSync(tmp, FILE_MODE);
+  renameSync(tmp, path);
 }
 
 /**
@@ -166,25 +211,114 @@ function moveAside(dir: string): string {
   return aside;
 }
 
+/** Deletes a name in a list directory (an entry, or a stray file or dot-entry): never through a link. */
 function removeDir(dir: string): void {
-  rmSync(moveAside(dir), { recursive: true, force: true });
+  let doomed = dir;
+  try {
+    doomed = moveAside(dir);
+  } catch (err) {
+    // A stray whose name is too long to prefix: deleted in place (a kill leaves a stray, removed next run).
+    if ((err as NodeJS.ErrnoException).code !== "ENAMETOOLONG") throw err;
+  }
+  rmSync(doomed, { recursive: true, force: true });
 }
 
 /**
  * Puts the destination back in order after a killed run: half-built trees are discarded, and an entry
  * caught between the two renames of a swap gets its previous tree back (it is re-verified afterwards).
  */
-async function recover(layout: Layout): Promise<void> {
+function recover(layout: Layout): void {
   for (const list of LISTS) {
     const dir = layout.listDir(list);
-    for (const name of await readdir(dir)) {
+    for (const name of readdirSync(dir)) {
       if (name.startsWith(".tmp-")) rmSync(join(dir, name), { recursive: true, force: true });
       const old = /^\.old-[0-9a-f]{8}-(.+)$/.exec(name);
       if (!old?.[1]) continue;
-      if (existsSync(join(dir, old[1]))) rmSync(join(dir, name), { recursive: true, force: true });
-      else await rename(join(dir, name), join(dir, old[1]));
+      if (lstatOrUndefined(join(dir, old[1]))) rmSync(join(dir, name), { recursive: true, force: true });
+      else renameSync(join(dir, name), join(dir, old[1]));
     }
   }
+}
+
+const PRIVATE_NO_TOKEN =
+  "private entry and MOLECULE_GITEA_TOKEN is not set (or pass --allow-missing-private to skip it)";
+
+interface Outcome {
+  results: EntryResult[];
+  skipped: SkippedEntry[];
+  failures: StageFailure[];
+}
+
+/**
+ * The outcome of a run that would write nothing at all, found by reading only; undefined as soon as
+ * anything would be written (an entry to fetch, replace or delete, a stray, a mode to set, a lock to
+ * take over). Everything it accepts is exactly what the locked run would leave as it is, so returning
+ * this outcome is that run, minus its writes.
+ */
+function unchangedOutcome(layout: Layout, planned: PlannedEntry[], opts: StageOptions): Outcome | undefined {
+  const is = (path: string, mode: number, dir: boolean) => {
+    const st = lstatOrUndefined(path);
+    return st !== undefined && (dir ? st.isDirectory() : st.isFile()) && (st.mode & 0o7777) === mode;
+  };
+  if ((statSync(layout.dest).mode & 0o7777) !== DIR_MODE) return undefined;
+  if (!is(layout.stateDir(), DIR_MODE, true) || !is(join(layout.stateDir(), OWNER_FILE), FILE_MODE, false))
+    return undefined;
+  // A lock, live or left by a kill: the locked run refuses the first and removes the second.
+  if (lstatOrUndefined(layout.lock())) return undefined;
+  for (const list of LISTS) {
+    if (!is(layout.listDir(list), DIR_MODE, true) || !is(layout.stateDir(list), DIR_MODE, true))
+      return undefined;
+    const wanted = new Set(opts.manifest[list].map((e) => e.name));
+    if (readdirSync(layout.listDir(list)).some((name) => !wanted.has(name))) return undefined;
+    if (readdirSync(layout.stateDir(list)).some((f) => !f.endsWith(".json") || !wanted.has(f.slice(0, -5))))
+      return undefined;
+  }
+  const outcome: Outcome = { results: [], skipped: [], failures: [] };
+  const toHash: Array<[PlannedEntry, Marker]> = [];
+  // Cheap checks for every entry first, hashing last: a bumped ref is found without reading any tree.
+  for (const entry of planned) {
+    if (entry.private && !opts.token) {
+      if (!opts.allowMissingPrivate) {
+        outcome.failures.push({ ...failureOf(entry), message: PRIVATE_NO_TOKEN });
+        continue;
+      }
+      if (lstatOrUndefined(layout.target(entry)) || lstatOrUndefined(layout.marker(entry))) return undefined;
+      outcome.skipped.push({
+        list: entry.list,
+        name: entry.name,
+        ref: entry.ref,
+        reason: "private entry and no token",
+      });
+      continue;
+    }
+    const marker = readMarker(layout.marker(entry));
+    if (!recordedAt(marker, entry) || !lstatOrUndefined(layout.target(entry))?.isDirectory())
+      return undefined;
+    toHash.push([entry, marker]);
+  }
+  for (const [entry, marker] of toHash) {
+    if (!intact(layout.target(entry), marker)) return undefined;
+    const { list, name, ref } = entry;
+    outcome.results.push({ list, name, ref, digest: marker.digest, action: "unchanged" });
+  }
+  return outcome;
+}
+
+const failureOf = (entry: PlannedEntry) => ({
+  list: entry.list,
+  name: entry.name,
+  repo: entry.repo,
+  ref: entry.ref,
+});
+
+/** Failures thrown, else the result: manifest order, removed entries last (stable for diffs and logs). */
+function finish(planned: PlannedEntry[], { results, skipped, failures }: Outcome): StageResult {
+  if (failures.length > 0) throw new StageError(failures);
+  const order = new Map(planned.map((e, i) => [labelOf(e), i]));
+  const rank = (r: EntryResult) => order.get(labelOf(r)) ?? planned.length;
+  results.sort((a, b) => rank(a) - rank(b) || labelOf(a).localeCompare(labelOf(b)));
+  const staged = results.flatMap((r) => (r.digest ? [{ list: r.list, name: r.name, digest: r.digest }] : []));
+  return { digest: combinedDigest(staged), entries: results, skipped };
 }
 
 function describeFailure(err: unknown, entry: PlannedEntry, url: string, attempts: number): string {
@@ -219,17 +353,50 @@ export async function stage(opts: StageOptions): Promise<StageResult> {
     timeoutMs: opts.gitTimeoutMs ?? 600_000,
   };
 
-  for (const list of LISTS) {
-    // Every list directory exists, even for an empty list: a Dockerfile COPY of a missing source fails.
-    await mkdir(layout.listDir(list), { recursive: true });
-    // The list directories are COPY sources: their mode reaches the image, so the umask must not decide it.
-    await chmod(layout.listDir(list), DIR_MODE);
-    await mkdir(join(opts.dest, STATE_DIR, list), { recursive: true });
+  const planned = entriesOf(opts.manifest);
+  // Read-only checks first: a destination the stager does not own, or one with a symlink where it manages
+  // a directory, is refused before anything is written (DestinationError, exit 2).
+  const owned = ownership(opts.dest);
+  if (owned === "owned") checkOwnedLayout(opts.dest, layout.managedDirs());
+
+  // A run that changes nothing writes nothing, not even the lock: a warm run must work on a read-only
+  // destination (a read-only bind mount, a cache restored read-only, another user's checkout). The lock
+  // stays in the destination (`.molecule-stage/lock`, beside what it guards: a lock elsewhere, in /tmp
+  // say, would not be seen by a stager in another container sharing the directory). It guards writes, so a
+  // run that only reads needs none: unchangedOutcome() proves, by reading only, that the locked run would
+  // change nothing, and any doubt (something to fetch, delete or chmod, or any lock file present, a live
+  // holder's or a dead one's) falls through to the locked run, which verifies everything again.
+  if (owned === "owned") {
+    const outcome = unchangedOutcome(layout, planned, opts);
+    if (outcome) {
+      try {
+        progress.start(planned.length);
+        for (const r of outcome.results) progress.entryDone(labelOf(r), "unchanged", 0);
+        for (const s of outcome.skipped)
+          progress.warn(`${labelOf(s)}: skipped (private, no MOLECULE_GITEA_TOKEN; --allow-missing-private)`);
+        for (const f of outcome.failures) progress.entryFailed(labelOf(f), f.message);
+        return finish(planned, outcome);
+      } finally {
+        progress.stop();
+      }
+    }
+  } else {
+    adopt(opts.dest);
   }
+  ensureDir(opts.dest, layout.stateDir());
   const release = acquireLock(layout.lock());
   try {
-    await recover(layout);
-    const planned = entriesOf(opts.manifest);
+    // Dest itself, the list directories and the bookkeeping are in the build context: 0755 whatever the
+    // umask, set only where it differs (a run that changes nothing sets nothing).
+    if ((statSync(opts.dest).mode & 0o7777) !== DIR_MODE) chmodSync(opts.dest, DIR_MODE);
+    for (const list of LISTS) {
+      // Every list directory exists, even for an empty list: a Dockerfile COPY of a missing source fails.
+      ensureDir(opts.dest, layout.listDir(list));
+      ensureDir(opts.dest, layout.stateDir(list));
+    }
+    // Under the lock, before the first deletion: nothing changed the layout since it was checked.
+    checkOwnedLayout(opts.dest, layout.managedDirs());
+    recover(layout);
     const results: EntryResult[] = [];
     const skipped: SkippedEntry[] = [];
     const failures: StageFailure[] = [];
@@ -240,10 +407,10 @@ export async function stage(opts: StageOptions): Promise<StageResult> {
       const label = labelOf(entry);
       const started = Date.now();
       const target = layout.target(entry);
-      const marker = await readMarker(layout.marker(entry));
+      const marker = readMarker(layout.marker(entry));
       // Warm path: no git, no network, just proof that the tree on disk is the one recorded.
-      if (marker && marker.ref === entry.ref && marker.repo === entry.repo && existsSync(target)) {
-        if (hashTree(target) === marker.digest) {
+      if (recordedAt(marker, entry) && lstatOrUndefined(target)) {
+        if (intact(target, marker)) {
           results.push({
             list: entry.list,
             name: entry.name,
@@ -259,14 +426,10 @@ export async function stage(opts: StageOptions): Promise<StageResult> {
         );
       }
       if (entry.private && !opts.token) {
-        if (!opts.allowMissingPrivate) {
-          throw new Error(
-            "private entry and MOLECULE_GITEA_TOKEN is not set (or pass --allow-missing-private to skip it)",
-          );
-        }
+        if (!opts.allowMissingPrivate) throw new Error(PRIVATE_NO_TOKEN);
         // Stale content for a skipped entry must not reach an image as if it were current.
-        if (existsSync(target)) removeDir(target);
-        await rm(layout.marker(entry), { force: true });
+        if (lstatOrUndefined(target)) removeDir(target);
+        if (lstatOrUndefined(layout.marker(entry))) rmSync(layout.marker(entry), { force: true });
         skipped.push({
           list: entry.list,
           name: entry.name,
@@ -331,13 +494,10 @@ export async function stage(opts: StageOptions): Promise<StageResult> {
         const digest = hashTree(tree);
 
         // Back to back, with no await between: the entry is missing from its name for two syscalls.
-        const old = existsSync(target) ? moveAside(target) : undefined;
+        const old = lstatOrUndefined(target) ? moveAside(target) : undefined;
         renameSync(tree, target);
         if (old) rmSync(old, { recursive: true, force: true });
-        await writeAtomically(
-          layout.marker(entry),
-          `${JSON.stringify({ repo: entry.repo, ref: entry.ref, digest })}\n`,
-        );
+        writeAtomically(layout.marker(entry), markerOf(entry, digest));
         results.push({ list: entry.list, name: entry.name, ref: entry.ref, digest, action: "fetched" });
         progress.entryDone(label, "fetched", Date.now() - started);
       } finally {
@@ -357,31 +517,29 @@ export async function stage(opts: StageOptions): Promise<StageResult> {
       ),
     );
 
-    // Entries no longer in the manifest leave the tree (the old script kept them forever).
+    // Each list directory ends holding exactly the manifest's entries: entries no longer in it leave the
+    // tree (the old script kept them forever), and so does anything else, dot-entries included (a
+    // .DS_Store would otherwise be COPYed into the image). This run's own .tmp-/.old- names are gone by
+    // now (every entry's work is done), and a killed run's were settled by recover().
     for (const list of LISTS) {
       const wanted = new Set(opts.manifest[list].map((e) => e.name));
-      for (const name of (await readdir(layout.listDir(list))).sort()) {
-        if (name.startsWith(".") || wanted.has(name)) continue;
-        const marker = await readMarker(layout.marker({ list, name }));
+      for (const name of readdirSync(layout.listDir(list)).sort()) {
+        if (wanted.has(name)) continue;
+        const marker = name.startsWith(".") ? undefined : readMarker(layout.marker({ list, name }));
         removeDir(join(layout.listDir(list), name));
+        if (name.startsWith(".")) {
+          progress.note(`${LIST_DIRS[list]}/${name}: removed (not a manifest entry)`);
+          continue;
+        }
         results.push({ list, name, ref: marker?.ref ?? null, digest: null, action: "removed" });
         progress.entryDone(`${list}/${name}`, "removed", 0);
       }
-      for (const file of await readdir(join(opts.dest, STATE_DIR, list))) {
-        if (!wanted.has(file.replace(/\.json$/, "")))
-          await rm(join(opts.dest, STATE_DIR, list, file), { force: true });
+      for (const file of readdirSync(layout.stateDir(list))) {
+        if (!file.endsWith(".json") || !wanted.has(file.slice(0, -5)))
+          rmSync(join(layout.stateDir(list), file), { recursive: true, force: true });
       }
     }
-    if (failures.length > 0) throw new StageError(failures);
-
-    // Manifest order, removed entries last: stable output for diffs and for the Command's recorded stdout.
-    const order = new Map(planned.map((e, i) => [labelOf(e), i]));
-    const rank = (r: EntryResult) => order.get(labelOf(r)) ?? planned.length;
-    results.sort((a, b) => rank(a) - rank(b) || labelOf(a).localeCompare(labelOf(b)));
-    const staged = results.flatMap((r) =>
-      r.digest ? [{ list: r.list, name: r.name, digest: r.digest }] : [],
-    );
-    return { digest: combinedDigest(staged), entries: results, skipped };
+    return finish(planned, { results, skipped, failures });
   } finally {
     progress.stop();
     release();

@@ -49,6 +49,13 @@ export interface StageOptions {
   pathPrefix?: string;
   /** Run under this umask (via `sh -c 'umask ...; exec ...'`). */
   umask?: string;
+  /** Working directory of the stager (default: the project), e.g. to pass `--dest .`. */
+  cwd?: string;
+  /**
+   * A command the stager runs under: `[...wrap, tsx, cli/stage.ts, ...args]` is executed, so the
+   * wrapper must end by running its arguments (`setpriv ...`, `unshare ... sh -c '...; exec "$@"'`).
+   */
+  wrap?: string[];
 }
 
 export interface StageProcess {
@@ -72,13 +79,13 @@ function stageEnv(opts: StageOptions): NodeJS.ProcessEnv {
 
 export function startStage(args: string[], opts: StageOptions = {}): StageProcess {
   const env = stageEnv(opts);
-  const child = opts.umask
-    ? spawn("sh", ["-c", `umask ${opts.umask}; exec "$0" "$@"`, TSX, STAGE_SCRIPT, ...args], {
-        cwd: PROJECT,
-        env,
-        stdio: ["ignore", "pipe", "pipe"],
-      })
-    : spawn(TSX, [STAGE_SCRIPT, ...args], { cwd: PROJECT, env, stdio: ["ignore", "pipe", "pipe"] });
+  const cwd = opts.cwd ?? PROJECT;
+  const script = opts.cwd ? path.join(PROJECT, STAGE_SCRIPT) : STAGE_SCRIPT;
+  let argv = [TSX, script, ...args];
+  if (opts.umask) argv = ["sh", "-c", `umask ${opts.umask}; exec "$0" "$@"`, ...argv];
+  if (opts.wrap) argv = [...opts.wrap, ...argv];
+  const [command = TSX, ...rest] = argv;
+  const child = spawn(command, rest, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
   live.add(child);
   let stdout = "";
   let stderr = "";
@@ -366,6 +373,35 @@ export async function snapshot(root: string): Promise<string[]> {
     }
   }
   await walk("");
+  return lines;
+}
+
+/**
+ * Everything about a tree that a write could change, root included: per path its type, permission bits,
+ * owner, content hash or link target and, with `times`, mtime and ctime in nanoseconds (ctime moves on
+ * any chmod, chown, rename or write, even by root, which permission bits do not stop).
+ */
+export async function listing(root: string, opts: { times?: boolean } = {}): Promise<string[]> {
+  const lines: string[] = [];
+  async function visit(rel: string): Promise<void> {
+    const abs = rel ? path.join(root, rel) : root;
+    const st = await lstat(abs, { bigint: true });
+    const perm = (st.mode & 0o7777n).toString(8);
+    const times = opts.times ? ` mtime=${st.mtimeNs} ctime=${st.ctimeNs}` : "";
+    const head = `${perm} ${st.uid}:${st.gid} ${rel || "."}${times}`;
+    if (st.isSymbolicLink()) lines.push(`l ${head} -> ${await readlink(abs)}`);
+    else if (st.isFile()) {
+      lines.push(
+        `f ${head} ${createHash("sha256")
+          .update(await readFile(abs))
+          .digest("hex")}`,
+      );
+    } else if (st.isDirectory()) {
+      lines.push(`d ${head}`);
+      for (const name of (await readdir(abs)).sort()) await visit(rel ? `${rel}/${name}` : name);
+    } else lines.push(`? ${head}`);
+  }
+  await visit("");
   return lines;
 }
 
