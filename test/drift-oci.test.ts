@@ -1,6 +1,9 @@
 // The OCI drift backend against a real registry (CNCF distribution 2.8.2 on 127.0.0.1), with loopback
 // proxies in front of it where a test needs failures, auth or pagination that registry does not produce.
+import { spawnSync } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer as createHttpServer } from "node:http";
+import { type AddressInfo, createServer as createNetServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -297,6 +300,54 @@ describe("failures are CheckErrors, after retries", () => {
     const err = await rejection(backend(silent.host, { timeoutMs: 200, attempts: 2 }).list(""));
     expect(err.message).toContain("no answer within 200 ms after 2 attempts");
     expect(silent.requests).toHaveLength(2);
+  });
+
+  it("a silent registry times out even while the garbage collector runs (no AbortSignal.any)", async () => {
+    const silent = createNetServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    try {
+      const probe = spawnSync(
+        process.execPath,
+        [
+          "--expose-gc",
+          "--import",
+          "tsx",
+          path.join(__dirname, "support", "drift-gc-probe.ts"),
+          `127.0.0.1:${(silent.address() as AddressInfo).port}`,
+        ],
+        { encoding: "utf8", timeout: 30_000 },
+      );
+      expect(probe.signal, "the probe hung: the request's timeout was lost").toBeNull();
+      expect(probe.stdout).toMatch(/failed after \d+ ms: .*no answer within 300 ms after 2 attempts/);
+    } finally {
+      silent.close();
+    }
+  });
+
+  it("a registry that trickles its body times out: the deadline covers the body, not only the headers", async () => {
+    const trickle = createHttpServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.write("{");
+      const drip = setInterval(() => res.write(" "), 50);
+      res.on("close", () => clearInterval(drip));
+    });
+    await new Promise<void>((r) => trickle.listen(0, "127.0.0.1", r));
+    try {
+      const host = `127.0.0.1:${(trickle.address() as AddressInfo).port}`;
+      const started = Date.now();
+      const err = await rejection(backend(host, { timeoutMs: 300, attempts: 2 }).list(""));
+      expect(err.message).toContain("after 2 attempts");
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      trickle.closeAllConnections();
+      trickle.close();
+    }
+  });
+
+  it("with default settings one request gives up within a minute: attempts x timeout + backoff", () => {
+    // Defaults (OciBackendOptions): 4 tries of 15 s, backoffs of 0.5, 1 and 2 s (x1.25 jitter at most).
+    const worst = 4 * 15 + 1.25 * (0.5 + 1 + 2);
+    expect(worst).toBeLessThan(180);
   });
 
   it("rejects malformed JSON and a 404 that is not NAME_UNKNOWN", async () => {

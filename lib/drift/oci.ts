@@ -530,9 +530,18 @@ export class OciBackend implements RegistryBackend {
     let failure = "";
     for (let attempt = 1; attempt <= this.attempts; attempt++) {
       let wait: number | undefined;
+      // One controller per try, aborted by a timer over the headers AND the body, and by the caller's
+      // signal. Not AbortSignal.any([.., AbortSignal.timeout()]): on Node 20 the timeout signal inside it can
+      // be garbage-collected, and a silent or trickling registry then hangs the check for good.
+      const controller = new AbortController();
+      const timer = setTimeout(
+        () => controller.abort(new DOMException("timed out", "TimeoutError")),
+        this.timeoutMs,
+      );
+      const onAbort = () => controller.abort(ctx.signal.reason);
+      ctx.signal.addEventListener("abort", onAbort, { once: true });
       try {
-        const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(this.timeoutMs)]);
-        const res = await this.fetchImpl(url, { method, headers, signal });
+        const res = await this.fetchImpl(url, { method, headers, signal: controller.signal });
         // The body is read inside the try: a timeout or reset while reading it is retried too.
         const body = method === "HEAD" ? Buffer.alloc(0) : Buffer.from(await res.arrayBuffer());
         if (res.status !== 429 && res.status < 500) return { status: res.status, headers: res.headers, body };
@@ -541,6 +550,9 @@ export class OciBackend implements RegistryBackend {
       } catch (err) {
         if (ctx.signal.aborted) throw err;
         failure = describeNetworkError(err, this.timeoutMs);
+      } finally {
+        clearTimeout(timer);
+        ctx.signal.removeEventListener("abort", onAbort);
       }
       if (attempt < this.attempts) {
         const backoff = this.retryBaseMs * 2 ** (attempt - 1) * (0.75 + Math.random() * 0.5);
