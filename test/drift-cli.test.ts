@@ -109,6 +109,16 @@ describe("npm run drift against a real registry", () => {
     expect(readFileSync(md, "utf8")).toContain("**unmanaged**");
   });
 
+  it("exit 2 when the stack's images output is empty, with or without --scan-prefix: nothing checked is no pass", async () => {
+    const full = path.join(dir, "empty.json");
+    writeFileSync(full, JSON.stringify({ images: {} }));
+    for (const extra of [[], ["--scan-prefix", "molecule-ai/"]]) {
+      const r = await drift(["--outputs", full, ...extra]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain("the images output lists no image, so there is nothing to check");
+    }
+  });
+
   it("exit 2 when the registry cannot be reached: never 0 for an unchecked repository", async () => {
     const file = outputs("down.json", { platform: { repo: "molecule-ai/platform", digest: fresh } });
     const saved = registry;

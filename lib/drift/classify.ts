@@ -125,6 +125,7 @@ export function failed(expected: { name: string | null; repository: string }, re
 
 /** 0 all ok; 1 drift found; 2 anything could not be checked (never 0 for an unchecked repository). */
 export function exitCode(results: DriftResult[]): 0 | 1 | 2 {
-  if (results.some((r) => r.status === "error")) return 2;
+  // Nothing checked is never a pass.
+  if (results.length === 0 || results.some((r) => r.status === "error")) return 2;
   return results.every((r) => r.status === "ok") ? 0 : 1;
 }

@@ -90,6 +90,14 @@ export async function runDriftCli(argv: string[], io: DriftIo): Promise<number> 
             throw new InputError(`${file}: cannot read (${err.code})`);
           });
     const images = parseOutputs(text, source);
+    // Checking nothing is not "all ok": an empty images output (a stack that declared no image, or outputs
+    // of another stack) must not pass, and neither may a --scan-prefix that has no registry host to scan.
+    if (images.length === 0) {
+      const scan = values["scan-prefix"] ? ` (and --scan-prefix needs a registry host from them)` : "";
+      throw new InputError(
+        `${source}: the images output lists no image, so there is nothing to check${scan}`,
+      );
+    }
     const now = io.now ?? new Date();
     const results = await checkDrift(images, {
       maxAgeDays,
