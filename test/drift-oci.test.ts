@@ -350,6 +350,20 @@ describe("failures are CheckErrors, after retries", () => {
     expect(worst).toBeLessThan(180);
   });
 
+  it("a registry that lists tags but serves none of them is an error, not an empty repository", async () => {
+    const liar = await proxy({
+      intercept: (req) =>
+        req.url.includes("/tags/list")
+          ? { status: 200, body: JSON.stringify({ name: "a/b", tags: ["v1", "v2"] }) }
+          : {
+              status: 404,
+              body: JSON.stringify({ errors: [{ code: "MANIFEST_UNKNOWN", message: "manifest unknown" }] }),
+            },
+    });
+    const err = await rejection(backend(liar.host).describe("a/b", ["v1"]));
+    expect(err.message).toContain("lists 2 tag(s) but serves none of them");
+  });
+
   it("rejects malformed JSON and a 404 that is not NAME_UNKNOWN", async () => {
     const junk = await proxy({ intercept: () => ({ status: 200, body: "<html>not json</html>" }) });
     expect((await rejection(backend(junk.host).describe("a/b", []))).message).toContain("not JSON");

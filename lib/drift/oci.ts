@@ -179,6 +179,14 @@ export class OciBackend implements RegistryBackend {
         }),
       );
 
+      // A registry that lists tags and then serves none of them is inconsistent, not empty: "empty" would tell
+      // the reader nothing was ever pushed, when the truth is that this answer cannot be trusted.
+      if (listed.length > 0 && digestOf.size === 0) {
+        throw this.fail(
+          { repository, what: "describe" },
+          `the registry lists ${listed.length} tag(s) but serves none of them (every manifest request answered 404)`,
+        );
+      }
       const imageDigests = new Set(digestOf.values());
       let newestPush: Date | null = null;
       for (const [tag, digest] of digestOf) {
