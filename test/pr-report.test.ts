@@ -17,7 +17,7 @@ import { ForgeClient, ForgeError, nextLink } from "../lib/pr-report/forge";
 import { comparePins, pinsFromManifest } from "../lib/pr-report/pins";
 import { InputError, parsePreview, sanitizePreview } from "../lib/pr-report/preview";
 import { COMMENT_LIMIT, REPORT_MARKER, type ReportInput, renderReport } from "../lib/pr-report/render";
-import { REDACTED, redactValue, SECRET_SIG, SIG_KEY } from "../lib/pr-report/secrets";
+import { maskText, maskValues, REDACTED, redactValue, SECRET_SIG, SIG_KEY } from "../lib/pr-report/secrets";
 
 const PROJECT = path.resolve(__dirname, "..");
 const FIXTURES = path.join(__dirname, "fixtures", "preview");
@@ -343,6 +343,30 @@ describe("comment size limit", () => {
 });
 
 describe("secrets", () => {
+  it("masks URL passwords, Docker config auth values, *_AUTH keys and the stager's base64 header form", () => {
+    const token = "gta_HeaderFormToken0123";
+    const masks = maskValues({ MOLECULE_GITEA_TOKEN: token });
+    const header = Buffer.from(`oauth2:${token}`).toString("base64");
+    const text = [
+      "fatal: unable to access 'https://ci-bot:hunter2-pass@git.example.test/o/r.git/'",
+      '{"auths":{"reg.example.test":{"auth":"dXNlcjpzM2NyM3Q="}}}',
+      'config: "{\\"auths\\":{\\"r\\":{\\"auth\\":\\"dXNlcjpzM2NyM3Q=\\"}}}"',
+      `http.extraHeader=Authorization: Basic ${header}`,
+    ].join("\n");
+    const out = maskText(text, masks);
+    for (const secret of ["hunter2-pass", "dXNlcjpzM2NyM3Q=", header, token])
+      expect(out).not.toContain(secret);
+    expect(out).toContain("https://ci-bot:[secret]@git.example.test/o/r.git/");
+    expect(out).toContain('"auth":"[secret]"');
+    // Keys: *_AUTH and auth are secret, author is not.
+    expect(redactValue({ NPM_AUTH: "x", registry_auth: "y", auth: "z", author: "octo" }, [])).toEqual({
+      NPM_AUTH: REDACTED,
+      registry_auth: REDACTED,
+      auth: REDACTED,
+      author: "octo",
+    });
+  });
+
   const leaks = [
     TOKEN,
     "eyJwYXlsb2FkIjoiT0xEX0VDUl9QQVNTV09SRF9oaWRkZW4ifQ", // the password inside the secret envelope

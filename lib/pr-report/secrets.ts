@@ -23,8 +23,11 @@ export const DEFAULT_MASK_ENV = ["MOLECULE_GITEA_TOKEN", "GITHUB_TOKEN"] as cons
 const SECRET_KEY_RE =
   /password|passwd|passphrase|token|secret|authori[sz]ation|api[-_]?key|private[-_]?key|access[-_]?key|credential|cookie/i;
 
+// `auth` itself (a Docker config entry) and `*_AUTH`/`*-auth` keys, but not `author`.
+const AUTH_KEY_RE = /(?:^|[-_.])auth$/i;
+
 export function isSecretKey(key: string): boolean {
-  return SECRET_KEY_RE.test(key);
+  return SECRET_KEY_RE.test(key) || AUTH_KEY_RE.test(key);
 }
 
 /** The secret envelope as any state serialiser writes it (ciphertext, plaintext or value beside the sig). */
@@ -47,16 +50,31 @@ export function maskValues(env: Record<string, string | undefined>, extraNames: 
   for (const name of new Set([...DEFAULT_MASK_ENV, ...extraNames])) {
     const value = env[name];
     if (!value) continue;
-    values.add(value);
-    if (value.trim()) values.add(value.trim());
+    for (const v of new Set([value, value.trim()])) {
+      if (!v) continue;
+      values.add(v);
+      // The forms a token travels in: the stager's own header (Basic base64("oauth2:<token>")), and the
+      // other usual Basic forms, each of which decodes straight back to the token.
+      for (const form of [v, `oauth2:${v}`, `x-access-token:${v}`, `x-oauth-basic:${v}`]) {
+        values.add(Buffer.from(form).toString("base64"));
+      }
+    }
   }
   // Longest first, so a value that contains another is masked whole rather than leaving a tail behind.
   return [...values].sort((a, b) => b.length - a.length);
 }
 
-/** Replaces every occurrence of every mask value. Plain split/join: a token may hold regex characters. */
+// `scheme://user:password@host`: the password part, whoever's it is.
+const URL_PASSWORD_RE = /(\b[a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:)[^@\s/]+@/gi;
+// A Docker config's `"auth": "<base64 user:password>"`, as JSON or escaped inside a JSON string.
+const DOCKER_AUTH_RE = /(\\?"auth\\?"\s*:\s*\\?")[^"\\]+/gi;
+
+/**
+ * Replaces every occurrence of every mask value (plain split/join: a token may hold regex characters), and
+ * any URL password or Docker config `auth` value, known in advance or not.
+ */
 export function maskText(text: string, masks: readonly string[]): string {
-  let out = text;
+  let out = text.replace(URL_PASSWORD_RE, `$1${REDACTED}@`).replace(DOCKER_AUTH_RE, `$1${REDACTED}`);
   for (const mask of masks) if (mask && out.includes(mask)) out = out.split(mask).join(REDACTED);
   return out;
 }
@@ -84,7 +102,6 @@ export function redactValue(value: unknown, masks: readonly string[], key?: stri
  * that are structure (URNs, diff paths, diagnostics), where a key-based rule would destroy the shape.
  */
 export function maskStrings<T>(value: T, masks: readonly string[]): T {
-  if (masks.length === 0) return value;
   if (typeof value === "string") return maskText(value, masks) as T;
   if (Array.isArray(value)) return value.map((item) => maskStrings(item, masks)) as T;
   if (value !== null && typeof value === "object") {
