@@ -718,3 +718,76 @@ describe("forge client details", () => {
     expect(seen.every((u) => u.startsWith("http://127.0.0.1:9/api/v1/"))).toBe(true);
   });
 });
+
+describe("posting against a misbehaving forge", () => {
+  /** A real HTTP server on loopback answering from `answer`, recording every request and its token. */
+  async function forge(answer: (n: number, req: IncomingMessage, res: ServerResponse) => void) {
+    const seen: Array<{ url: string; auth?: string; at: number }> = [];
+    const server = createServer((req, res) => {
+      seen.push({ url: req.url ?? "", auth: req.headers.authorization, at: Date.now() });
+      answer(seen.length, req, res);
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return { url, seen, close: () => new Promise<void>((r) => server.close(() => r())) };
+  }
+  const client = (apiUrl: string) =>
+    new ForgeClient({ apiUrl, repository: REPO, token: TOKEN, retryBaseMs: 10, timeoutMs: 5000 });
+  const created = (res: ServerResponse) =>
+    res.writeHead(201, { "content-type": "application/json" }).end(JSON.stringify({ id: 7 }));
+
+  it("retries 429 and 5xx, honouring Retry-After, a bounded number of times", async () => {
+    const flaky = await forge((n, _req, res) => {
+      if (n === 1) return void res.writeHead(429, { "retry-after": "1" }).end("slow down");
+      if (n === 2) return void res.writeHead(503).end("unavailable");
+      created(res);
+    });
+    try {
+      expect((await client(flaky.url).createComment(1, "hi")).id).toBe(7);
+      expect(flaky.seen).toHaveLength(3);
+      expect((flaky.seen[1]?.at ?? 0) - (flaky.seen[0]?.at ?? 0)).toBeGreaterThanOrEqual(900);
+    } finally {
+      await flaky.close();
+    }
+    const down = await forge((_n, _req, res) => void res.writeHead(500).end("boom"));
+    try {
+      await expect(client(down.url).createComment(1, "hi")).rejects.toThrow(/HTTP 500/);
+      expect(down.seen).toHaveLength(4);
+    } finally {
+      await down.close();
+    }
+  });
+
+  it("a redirect to another origin is a failure, and the token never goes there", async () => {
+    const elsewhere = await forge((_n, _req, res) => created(res));
+    const redirecting = await forge(
+      (_n, req, res) => void res.writeHead(307, { location: `${elsewhere.url}${req.url}` }).end(),
+    );
+    try {
+      await expect(client(redirecting.url).createComment(1, "hi")).rejects.toThrow(
+        /another origin: not followed/,
+      );
+      expect(elsewhere.seen).toEqual([]);
+    } finally {
+      await redirecting.close();
+      await elsewhere.close();
+    }
+  });
+
+  it("a redirect within the same origin is followed", async () => {
+    const moving = await forge((_n, req, res) =>
+      req.url?.startsWith("/old/")
+        ? void res.writeHead(307, { location: req.url.slice(4) }).end()
+        : created(res),
+    );
+    try {
+      expect((await client(`${moving.url}/old/api`).createComment(1, "hi")).id).toBe(7);
+      expect(moving.seen.map((s) => s.url.split("/").slice(0, 3).join("/"))).toEqual([
+        "/old/api",
+        "/api/repos",
+      ]);
+    } finally {
+      await moving.close();
+    }
+  });
+});

@@ -16,8 +16,25 @@ export interface ForgeConfig {
   token: string;
   /** Injectable for tests; the global fetch otherwise. */
   fetch?: typeof fetch;
+  /** Per request, headers and body; default 30000. */
   timeoutMs?: number;
+  /** Tries on 429, 5xx and network errors; default 4. */
+  attempts?: number;
+  /** First backoff, doubled each try; default 1000. */
+  retryBaseMs?: number;
+  /** Cap on an honoured Retry-After; default 60000. */
+  maxRetryAfterMs?: number;
 }
+
+/** Retry-After as seconds or an HTTP date, in ms, capped; undefined when absent or unreadable. */
+export function retryAfterMs(value: string | null, capMs: number, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const seconds = Number(value);
+  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(value) - now;
+  return Number.isFinite(ms) ? Math.min(Math.max(0, ms), capMs) : undefined;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface Comment {
   id: number;
@@ -99,28 +116,74 @@ export class ForgeClient {
   ): Promise<{ data: unknown; headers: Headers }> {
     const call = `${method} ${url.pathname}${url.search}`;
     const masks = [this.cfg.token];
-    let res: Response;
-    try {
-      res = await this.fetchImpl(url, {
-        method,
-        headers: {
-          // "token" is the scheme both forges accept (Gitea does not take "Bearer" on every version).
-          Authorization: `token ${this.cfg.token}`,
-          Accept: "application/vnd.github+json",
-          "X-GitHub-Api-Version": "2022-11-28",
-          // GitHub refuses requests without a User-Agent.
-          "User-Agent": "molecule-images-pr-report",
-          ...(body === undefined ? {} : { "Content-Type": "application/json" }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.cfg.timeoutMs ?? 30_000),
-      });
-    } catch (err) {
-      const reason =
-        err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
-      throw new ForgeError(call, undefined, maskText(`${call}: request failed: ${reason}`, masks));
+    const attempts = Math.max(1, this.cfg.attempts ?? 4);
+    let res: Response | undefined;
+    let text = "";
+    for (let attempt = 1, hops = 0; ; ) {
+      // A timer over headers and body (not AbortSignal.any, whose timeout Node 20 can lose to GC).
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), this.cfg.timeoutMs ?? 30_000);
+      let failure: string | undefined;
+      try {
+        res = await this.fetchImpl(url, {
+          method,
+          headers: {
+            // "token" is the scheme both forges accept (Gitea does not take "Bearer" on every version).
+            Authorization: `token ${this.cfg.token}`,
+            Accept: "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+            // GitHub refuses requests without a User-Agent.
+            "User-Agent": "molecule-images-pr-report",
+            ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+          },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          // Redirects are ours to judge: the token must never follow one to another origin.
+          redirect: "manual",
+          signal: controller.signal,
+        });
+        text = await res.text();
+      } catch (err) {
+        failure =
+          err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+      } finally {
+        clearTimeout(timer);
+      }
+      if (
+        res &&
+        failure === undefined &&
+        res.status >= 300 &&
+        res.status < 400 &&
+        res.headers.get("location")
+      ) {
+        const target = new URL(res.headers.get("location") ?? "", url);
+        if (target.origin !== url.origin || ++hops > 5) {
+          throw new ForgeError(
+            call,
+            res.status,
+            maskText(
+              `${call}: redirected to ${target.origin}, another origin: not followed, so the token is not sent there`,
+              masks,
+            ),
+          );
+        }
+        url = target;
+        continue;
+      }
+      const retryable =
+        failure !== undefined || (res !== undefined && (res.status === 429 || res.status >= 500));
+      if (!retryable || attempt >= attempts) {
+        if (failure !== undefined) {
+          throw new ForgeError(call, undefined, maskText(`${call}: request failed: ${failure}`, masks));
+        }
+        break;
+      }
+      const wait =
+        retryAfterMs(res?.headers.get("retry-after") ?? null, this.cfg.maxRetryAfterMs ?? 60_000) ??
+        (this.cfg.retryBaseMs ?? 1000) * 2 ** (attempt - 1);
+      attempt++;
+      await sleep(wait);
     }
-    const text = await res.text();
+    if (!res) throw new ForgeError(call, undefined, `${call}: no response`);
     if (!res.ok) {
       let detail = "";
       try {
