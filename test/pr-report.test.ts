@@ -425,7 +425,11 @@ describe("secrets", () => {
 /** A forge on loopback: GitHub's/Gitea's issue-comment endpoints over an in-memory store. */
 interface FakeForge {
   url: string;
-  comments: Array<{ id: number; body: string }>;
+  comments: Array<{ id: number; body: string; user?: { login: string } }>;
+  /** Who the token is: the author of what it posts, and who may edit a comment (a forge's own rule). */
+  poster: string;
+  /** GET /user: the token's login, or a refusal (GitHub's job token gets 403). */
+  self: { login: string } | { status: number };
   requests: Array<{ method: string; path: string; query: URLSearchParams; auth?: string; accept?: string }>;
   /** GitHub sends Link headers; this turns them off to exercise page/per_page until a short page. */
   linkHeaders: boolean;
@@ -435,12 +439,16 @@ interface FakeForge {
 }
 
 const PREFIX = "/api/v1";
+/** The author of a comment posted with GitHub Actions' job token. */
+const BOT = "github-actions[bot]";
 
 async function startForge(): Promise<FakeForge> {
   let nextId = 1000;
   const forge: FakeForge = {
     url: "",
     comments: [],
+    poster: BOT,
+    self: { status: 403 },
     requests: [],
     linkHeaders: true,
     close: async () => {},
@@ -468,6 +476,11 @@ async function startForge(): Promise<FakeForge> {
           message: `Resource not accessible by integration (token ${TOKEN})`,
         });
       }
+      if (url.pathname === `${PREFIX}/user` && req.method === "GET") {
+        return "login" in forge.self
+          ? send(res, 200, { login: forge.self.login, id: 1 })
+          : send(res, forge.self.status, { message: "Resource not accessible by integration" });
+      }
       const list = new RegExp(`^${PREFIX}/repos/${REPO}/issues/(\\d+)/comments$`).exec(url.pathname);
       const one = new RegExp(`^${PREFIX}/repos/${REPO}/issues/comments/(\\d+)$`).exec(url.pathname);
       if (list && req.method === "GET") {
@@ -493,13 +506,20 @@ async function startForge(): Promise<FakeForge> {
         return send(res, 200, items, headers);
       }
       if (list && req.method === "POST") {
-        const comment = { id: nextId++, body: (JSON.parse(raw) as { body: string }).body };
+        const comment = {
+          id: nextId++,
+          body: (JSON.parse(raw) as { body: string }).body,
+          user: { login: forge.poster },
+        };
         forge.comments.push(comment);
         return send(res, 201, { ...comment, html_url: `${forge.url}/pr/${list[1]}#c${comment.id}` });
       }
       if (one && req.method === "PATCH") {
         const comment = forge.comments.find((c) => c.id === Number(one[1]));
         if (!comment) return send(res, 404, { message: "Not Found" });
+        // Both forges let a token edit only its own comments (short of admin rights).
+        if (comment.user?.login.toLowerCase() !== forge.poster.toLowerCase())
+          return send(res, 403, { message: "Forbidden" });
         comment.body = (JSON.parse(raw) as { body: string }).body;
         return send(res, 200, { ...comment, html_url: `${forge.url}/pr#c${comment.id}` });
       }
@@ -530,6 +550,8 @@ describe("--post", () => {
     forge.requests = [];
     forge.linkHeaders = true;
     forge.failOn = undefined;
+    forge.poster = BOT;
+    forge.self = { status: 403 };
   });
   afterAll(() => forge.close());
 
@@ -544,6 +566,7 @@ describe("--post", () => {
     expect(marked()).toHaveLength(1);
     expect(marked()[0]?.body).toBe(first.stdout);
     expect(forge.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      `GET ${PREFIX}/user`,
       `GET ${PREFIX}/repos/${REPO}/issues/7/comments`,
       `POST ${PREFIX}/repos/${REPO}/issues/7/comments`,
     ]);
@@ -561,15 +584,87 @@ describe("--post", () => {
     expect(forge.requests.at(-1)?.path).toBe(`${PREFIX}/repos/${REPO}/issues/comments/1000`);
   });
 
+  it("a comment holding the marker by someone else is never edited: the report creates and edits its own", async () => {
+    const hostile = `${REPORT_MARKER}\n### Pulumi preview\n\n**No changes.** (merge me, says mallory)`;
+    forge.comments.push({ id: 1, body: hostile, user: { login: "mallory" } });
+    // GET /user is refused, as for GitHub's job token: the comments of github-actions[bot] are the report's.
+    const first = await cli(["--preview-json", fx("update-pin-bump.json"), "--post", "--pr", "7"], env());
+    expect(first.code).toBe(0);
+    expect(first.stderr).toMatch(
+      /created comment \d+ on PR #7 .* as github-actions\[bot\] \(the job token's bot/,
+    );
+    const id = forge.comments[1]?.id;
+    const second = await cli(["--preview-json", fx("no-change.json"), "--post", "--pr", "7"], env());
+    expect(second.code).toBe(0);
+    expect(second.stderr).toContain(`updated comment ${id} on PR #7`);
+    expect(forge.comments).toEqual([
+      { id: 1, body: hostile, user: { login: "mallory" } },
+      { id, body: second.stdout, user: { login: BOT } },
+    ]);
+    expect(forge.requests.filter((r) => r.method === "PATCH").map((r) => r.path)).toEqual([
+      `${PREFIX}/repos/${REPO}/issues/comments/${id}`,
+    ]);
+  });
+
+  it("the token's own login (GET /user, as Gitea answers) decides whose comment is the report", async () => {
+    forge.poster = "molecule-ci";
+    forge.self = { login: "molecule-ci" };
+    forge.comments.push(
+      { id: 1, body: `${REPORT_MARKER}\nforged`, user: { login: BOT } },
+      { id: 2, body: `${REPORT_MARKER}\nforged too`, user: { login: "mallory" } },
+      { id: 3, body: `${REPORT_MARKER}\nthe old report`, user: { login: "Molecule-CI" } },
+    );
+    const run = await cli(["--preview-json", fx("no-change.json"), "--post", "--pr", "7"], env());
+    expect(run.stderr).toMatch(/updated comment 3 on PR #7 .* as molecule-ci \(the token's login\)/);
+    expect(forge.comments.map((c) => c.body)).toEqual([
+      `${REPORT_MARKER}\nforged`,
+      `${REPORT_MARKER}\nforged too`,
+      run.stdout,
+    ]);
+  });
+
+  it("under Gitea Actions a refused GET /user means gitea-actions; --author and PR_REPORT_AUTHOR name it outright", async () => {
+    forge.poster = "gitea-actions";
+    forge.comments.push(
+      { id: 1, body: `${REPORT_MARKER}\nforged`, user: { login: BOT } },
+      { id: 2, body: `${REPORT_MARKER}\nours`, user: { login: "gitea-actions" } },
+    );
+    const args = ["--preview-json", fx("no-change.json"), "--post", "--pr", "7"];
+    const gitea = await cli(args, { ...env(), GITEA_ACTIONS: "true" });
+    expect(gitea.code).toBe(0);
+    expect(gitea.stderr).toMatch(/updated comment 2 on PR #7 .* as gitea-actions/);
+
+    forge.poster = "report-app[bot]";
+    forge.requests = [];
+    const named = await cli([...args, "--author", "report-app[bot]"], env());
+    expect(named.code).toBe(0);
+    expect(named.stderr).toMatch(/created comment \d+ on PR #7 .* as report-app\[bot\] \(as configured\)/);
+    const id = forge.comments[2]?.id;
+    // Named: nobody is asked.
+    expect(forge.requests.some((r) => r.path === `${PREFIX}/user`)).toBe(false);
+    const fromEnv = await cli(args, { ...env(), PR_REPORT_AUTHOR: "report-app[bot]" });
+    expect(fromEnv.stderr).toContain(`updated comment ${id} on PR #7`);
+    expect(forge.comments.map((c) => c.id)).toEqual([1, 2, id]);
+    expect(forge.comments[0]?.body).toBe(`${REPORT_MARKER}\nforged`);
+  });
+
+  it("a token GET /user rejects (401) fails before anything is posted", async () => {
+    forge.self = { status: 401 };
+    const run = await cli(["--preview-json", fx("no-change.json"), "--post", "--pr", "7"], env());
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/GET \/api\/v1\/user failed: HTTP 401/);
+    expect(forge.requests.map((r) => r.path)).toEqual([`${PREFIX}/user`]);
+  });
+
   for (const linkHeaders of [true, false]) {
     it(`finds its comment on page 3 of 250 (${linkHeaders ? "Link rel=next" : "page/per_page until a short page"})`, async () => {
       forge.linkHeaders = linkHeaders;
       for (let i = 0; i < 250; i++) forge.comments.push({ id: i + 1, body: `comment ${i + 1}` });
-      forge.comments[119] = { id: 120, body: `${REPORT_MARKER}\nthe old report` };
+      forge.comments[119] = { id: 120, body: `${REPORT_MARKER}\nthe old report`, user: { login: BOT } };
       const run = await cli(["--preview-json", fx("update-pin-bump.json"), "--post", "--pr", "7"], env());
       expect(run.code).toBe(0);
       expect(run.stderr).toMatch(/updated comment 120 on PR #7/);
-      const gets = forge.requests.filter((r) => r.method === "GET");
+      const gets = forge.requests.filter((r) => r.method === "GET" && r.path.endsWith("/comments"));
       // Pages of 50 (both per_page and Gitea's limit sent), stopping at the page that holds it.
       expect(gets.map((r) => r.query.get("page"))).toEqual(["1", "2", "3"]);
       expect(gets.every((r) => r.query.get("per_page") === "50" && r.query.get("limit") === "50")).toBe(true);
@@ -585,11 +680,11 @@ describe("--post", () => {
     const run = await cli(["--preview-json", fx("no-change.json"), "--post", "--pr", "7"], env());
     expect(run.code).toBe(0);
     // 50, 50, then an empty (short) page: the last.
-    expect(forge.requests.filter((r) => r.method === "GET").map((r) => r.query.get("page"))).toEqual([
-      "1",
-      "2",
-      "3",
-    ]);
+    expect(
+      forge.requests
+        .filter((r) => r.method === "GET" && r.path.endsWith("/comments"))
+        .map((r) => r.query.get("page")),
+    ).toEqual(["1", "2", "3"]);
     expect(marked()).toHaveLength(1);
   });
 
@@ -601,7 +696,7 @@ describe("--post", () => {
       GITHUB_EVENT_PATH: event,
     });
     expect(run.code).toBe(0);
-    expect(forge.requests[0]?.path).toBe(`${PREFIX}/repos/${REPO}/issues/42/comments`);
+    expect(forge.requests[1]?.path).toBe(`${PREFIX}/repos/${REPO}/issues/42/comments`);
   });
 
   for (const method of ["GET", "POST"]) {
@@ -713,8 +808,8 @@ describe("forge client details", () => {
       token: TOKEN,
       fetch: fakeFetch,
     });
-    await expect(client.findComment(1, REPORT_MARKER)).rejects.toThrow(ForgeError);
-    await expect(client.findComment(1, REPORT_MARKER)).rejects.toThrow(/not sending the token there/);
+    await expect(client.findComment(1, REPORT_MARKER, BOT)).rejects.toThrow(ForgeError);
+    await expect(client.findComment(1, REPORT_MARKER, BOT)).rejects.toThrow(/not sending the token there/);
     expect(seen.every((u) => u.startsWith("http://127.0.0.1:9/api/v1/"))).toBe(true);
   });
 });

@@ -1,6 +1,6 @@
 /**
  * npm run pr-report -- --preview-json <file> [--manifest <file> [--base-manifest <file>]] [--diff-text <file>]
- *                      [--mask-env NAME]... [--summary] [--post [--pr <number>]]
+ *                      [--mask-env NAME]... [--summary] [--post [--pr <number>] [--author <login>]]
  *
  * Reads the files, sanitises, renders (render.ts), then prints the report and optionally appends it to the
  * job summary and posts it on the pull request (forge.ts). The I/O lives here; the decisions do not.
@@ -10,7 +10,7 @@
 import { appendFile, readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { ManifestError, parseManifest } from "../manifest";
-import { ForgeClient, ForgeError, parseRepository } from "./forge";
+import { ForgeClient, ForgeError, GITEA_ACTIONS_LOGIN, GITHUB_ACTIONS_LOGIN, parseRepository } from "./forge";
 import type { PinInfo } from "./images";
 import { comparePins, pinsFromManifest, pinsFromRecord, RECORD_NAME, RECORD_TYPE } from "./pins";
 import { InputError, type PreviewDigest, parsePreview, parseUrn, sanitizePreview } from "./preview";
@@ -28,6 +28,9 @@ export const USAGE = `usage: npm run pr-report -- --preview-json <file> [options
   --summary               also append the report to $GITHUB_STEP_SUMMARY
   --post                  create or edit the report comment on the PR (GITHUB_API_URL, GITHUB_REPOSITORY, GITHUB_TOKEN)
   --pr <number>           the PR number (default: pull_request.number from $GITHUB_EVENT_PATH)
+  --author <login>        who posts: only a comment by this login is edited (default: $PR_REPORT_AUTHOR, else the
+                          token's login from GET /user, else the job token's bot: github-actions[bot], or
+                          gitea-actions when GITEA_ACTIONS=true)
 
 exit codes: 0 ok, 1 posting failed, 2 bad usage or input`;
 
@@ -102,6 +105,7 @@ const OPTIONS = {
   summary: { type: "boolean" },
   post: { type: "boolean" },
   pr: { type: "string" },
+  author: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -156,11 +160,15 @@ export async function runPrReport(argv: string[], io: PrReportIo): Promise<numbe
       if (pr === undefined) {
         throw new InputError("--post needs --pr <number>, or GITHUB_EVENT_PATH holding a pull_request event");
       }
+      const author = values.author ?? io.env.PR_REPORT_AUTHOR;
+      if (author !== undefined && !author.trim()) throw new InputError("--author: expected a login");
       const client = new ForgeClient({
         apiUrl: io.env.GITHUB_API_URL || "https://api.github.com",
         repository,
         token,
         fetch: io.fetch,
+        author,
+        fallbackAuthor: io.env.GITEA_ACTIONS === "true" ? GITEA_ACTIONS_LOGIN : GITHUB_ACTIONS_LOGIN,
       });
       post = { client, pr };
     }
@@ -204,8 +212,13 @@ export async function runPrReport(argv: string[], io: PrReportIo): Promise<numbe
   if (post) {
     try {
       const result = await post.client.upsertComment(post.pr, report, REPORT_MARKER);
+      const why = {
+        configured: "as configured",
+        token: "the token's login",
+        fallback: "the job token's bot, as GET /user was refused; --author names another",
+      }[result.author.source];
       io.stderr.write(
-        `pr-report: ${result.action} comment ${result.id} on PR #${post.pr}${result.url ? ` (${result.url})` : ""}\n`,
+        `pr-report: ${result.action} comment ${result.id} on PR #${post.pr}${result.url ? ` (${result.url})` : ""} as ${result.author.login} (${why})\n`,
       );
     } catch (err) {
       const message = err instanceof ForgeError ? err.message : ((err as Error).message ?? String(err));

@@ -5,6 +5,13 @@
  *
  * The token is sent only to the configured API origin (a pagination link elsewhere is refused) and never
  * appears in an error message, even if the server echoes it back.
+ *
+ * Only a comment the posting identity wrote is ever the report's: anyone can post a comment holding the
+ * marker, and editing theirs would either fail (403, every run) or put the report in someone else's mouth.
+ * Who "we" are (identity()): an explicit author (`--author`, PR_REPORT_AUTHOR) if given; else the login of
+ * `GET /user` (Gitea answers it for any token, GitHub for a personal token); else, when that is refused (403 or
+ * 404: GitHub's job token may not read /user), the job token's bot, `github-actions[bot]` on GitHub or
+ * `gitea-actions` under Gitea Actions. Both are names no user can register on their forge.
  */
 import { maskText } from "./secrets";
 
@@ -24,6 +31,21 @@ export interface ForgeConfig {
   retryBaseMs?: number;
   /** Cap on an honoured Retry-After; default 60000. */
   maxRetryAfterMs?: number;
+  /** The login whose comments may be the report's; asked of `GET /user` when not given. */
+  author?: string;
+  /** The login assumed when `GET /user` is refused; default GITHUB_ACTIONS_LOGIN. */
+  fallbackAuthor?: string;
+}
+
+/** Who writes a comment posted with GitHub Actions' job token (GITHUB_TOKEN). */
+export const GITHUB_ACTIONS_LOGIN = "github-actions[bot]";
+/** Who writes a comment posted with Gitea Actions' job token (Gitea's ActionsUserName). */
+export const GITEA_ACTIONS_LOGIN = "gitea-actions";
+
+export interface Identity {
+  login: string;
+  /** "configured": given; "token": from GET /user; "fallback": GET /user was refused, the bot assumed. */
+  source: "configured" | "token" | "fallback";
 }
 
 /** Retry-After as seconds or an HTTP date, in ms, capped; undefined when absent or unreadable. */
@@ -40,13 +62,21 @@ export interface Comment {
   id: number;
   body?: string;
   html_url?: string;
+  /** The author: `user.login` on both forges. */
+  user?: { login?: string } | null;
 }
 
 export interface UpsertResult {
   action: "created" | "updated";
   id: number;
   url?: string;
+  /** Whose comments were considered the report's. */
+  author: Identity;
 }
+
+/** Logins are case-insensitive on both forges. */
+const sameLogin = (a: string | undefined, b: string) =>
+  a !== undefined && a.toLowerCase() === b.toLowerCase();
 
 /**
  * Comments asked for per page. GitHub allows up to 100, Gitea caps at its MAX_RESPONSE_ITEMS (50 by
@@ -96,6 +126,7 @@ export class ForgeClient {
   private readonly base: URL;
   private readonly repoPath: string;
   private readonly fetchImpl: typeof fetch;
+  private identityOnce?: Promise<Identity>;
 
   constructor(private readonly cfg: ForgeConfig) {
     // A trailing slash keeps the API's own path (/api/v1) when joining.
@@ -205,12 +236,33 @@ export class ForgeClient {
     }
   }
 
+  /** Who posts: see the top of this file. Asked once per client. */
+  identity(): Promise<Identity> {
+    this.identityOnce ??= this.askIdentity();
+    return this.identityOnce;
+  }
+
+  private async askIdentity(): Promise<Identity> {
+    const configured = this.cfg.author?.trim();
+    if (configured) return { login: configured, source: "configured" };
+    try {
+      const { data } = await this.request("GET", this.url("user"));
+      const login = (data as { login?: unknown } | undefined)?.login;
+      if (typeof login === "string" && login) return { login, source: "token" };
+    } catch (err) {
+      // 401 is a bad token: posting would fail too, so say so now. 403/404: a job token that may not ask.
+      if (!(err instanceof ForgeError) || (err.status !== 403 && err.status !== 404)) throw err;
+    }
+    return { login: this.cfg.fallbackAuthor ?? GITHUB_ACTIONS_LOGIN, source: "fallback" };
+  }
+
   /**
-   * The first comment whose body starts with the marker, looking page by page and stopping as soon as it
-   * is found. Pages: the Link header's rel="next" when the server sends one (GitHub, Gitea); otherwise
-   * `page` until a page shorter than asked. `per_page` (GitHub) and `limit` (Gitea) are both sent.
+   * The first comment written by `author` whose body starts with the marker, looking page by page and
+   * stopping as soon as it is found; a comment with the marker by anyone else is not ours and is skipped.
+   * Pages: the Link header's rel="next" when the server sends one (GitHub, Gitea); otherwise `page` until a
+   * page shorter than asked. `per_page` (GitHub) and `limit` (Gitea) are both sent.
    */
-  async findComment(pr: number, marker: string): Promise<Comment | undefined> {
+  async findComment(pr: number, marker: string, author: string): Promise<Comment | undefined> {
     let url = this.url(`${this.repoPath}/issues/${pr}/comments`);
     url.searchParams.set("per_page", String(PAGE_SIZE));
     url.searchParams.set("limit", String(PAGE_SIZE));
@@ -225,7 +277,10 @@ export class ForgeClient {
         );
       }
       const found = (data as Comment[]).find(
-        (c) => typeof c?.body === "string" && c.body.trimStart().startsWith(marker),
+        (c) =>
+          typeof c?.body === "string" &&
+          c.body.trimStart().startsWith(marker) &&
+          sameLogin(c.user?.login ?? undefined, author),
       );
       if (found) return found;
       const link = headers.get("link");
@@ -268,12 +323,13 @@ export class ForgeClient {
 
   /** Edits the report's earlier comment, or creates it: one comment per PR, whatever the number of runs. */
   async upsertComment(pr: number, body: string, marker: string): Promise<UpsertResult> {
-    const existing = await this.findComment(pr, marker);
+    const author = await this.identity();
+    const existing = await this.findComment(pr, marker, author.login);
     if (existing) {
       const updated = await this.updateComment(existing.id, body);
-      return { action: "updated", id: existing.id, url: updated?.html_url ?? existing.html_url };
+      return { action: "updated", id: existing.id, url: updated?.html_url ?? existing.html_url, author };
     }
     const created = await this.createComment(pr, body);
-    return { action: "created", id: created?.id, url: created?.html_url };
+    return { action: "created", id: created?.id, url: created?.html_url, author };
   }
 }
