@@ -8,6 +8,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
+import MarkdownIt from "markdown-it";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { lifecyclePolicy } from "../lib/lifecycle-policy";
 import { parseManifest } from "../lib/manifest";
@@ -293,6 +294,98 @@ describe("rendering", () => {
   });
 });
 
+describe("hostile names render as text", () => {
+  // A real CommonMark + GFM-tables renderer with raw HTML allowed, as the forges render comments.
+  const md = new MarkdownIt({ html: true });
+  const decode = (html: string) =>
+    html
+      .replace(/<[^>]+>/g, "")
+      .replace(/&lt;/g, "<")
+      .replace(/&gt;/g, ">")
+      .replace(/&quot;/g, '"')
+      .replace(/&amp;/g, "&");
+  const codes = (html: string) =>
+    [...html.matchAll(/<code>([\s\S]*?)<\/code>/g)].map((m) => decode(m[1] ?? ""));
+  /** What a reader sees outside code: where a mention, a link or markup would act. */
+  const prose = (html: string) => html.replace(/<pre>[\s\S]*?<\/pre>|<code>[\s\S]*?<\/code>/g, "");
+
+  it("names, types, property paths, values and diagnostics: no mention, no markup, no split row, no closed fence", async () => {
+    // The templates record's recorded pins hold a hostile name too (they come from the preview, not the manifest).
+    const run = await cli([
+      "--preview-json",
+      fx("hostile-names.json"),
+      "--manifest",
+      fx("manifest-local.json"),
+    ]);
+    expect(run.code).toBe(0);
+    const html = md.render(run.stdout);
+
+    // Our own <details> and nothing a value brought; no element a value spelled.
+    expect(html.match(/<details>/g)).toHaveLength(1);
+    expect(html.match(/<\/details>/g)).toHaveLength(1);
+    expect(html).not.toMatch(/<(img|a|b|summary>x)\b/);
+    expect(html).not.toContain("<strong>bold</strong>");
+    expect(html).not.toMatch(/<(em|s|del)>/);
+    // Nobody is mentioned: every "@" outside code is followed by a zero-width joiner.
+    expect(prose(html)).not.toMatch(/@[A-Za-z0-9]/);
+    // Nothing invisible reaches the reader.
+    expect(run.stdout).not.toMatch(/[\u202a-\u202e\u2066-\u2069]/);
+
+    // Every table row has exactly its columns, and the names in them are whole.
+    for (const table of html.match(/<table>[\s\S]*?<\/table>/g) ?? []) {
+      const rows = table.match(/<tr>[\s\S]*?<\/tr>/g) ?? [];
+      const widths = new Set(rows.map((r) => (r.match(/<t[dh]\b/g) ?? []).length));
+      expect(widths.size).toBe(1);
+    }
+    const inCode = codes(html);
+    expect(inCode).toContain("@octocat <details>|`x`");
+    expect(inCode).toContain("evil:index:T|<b>x</b>");
+    expect(inCode).toContain("rtl\\u202eevil``s\\n\\n<details>");
+    expect(inCode).toContain("plugins/@octocat <details>|x");
+    expect(html).toMatch(
+      /<td><code>plugins\/@octocat &lt;details&gt;\|x<\/code><\/td>\s*<td><\/td>\s*<td>removed/,
+    );
+
+    // Prose reads as the characters given (less the joiners).
+    const seen = decode(prose(html)).replace(/\u200d/g, "");
+    expect(seen).toContain("@mallory **bold** <img src=x onerror=alert(1)> (, update)");
+    expect(seen).toContain("build args changed: A|B`C @team; inputs changed: labels, @evil <x>");
+    expect(seen).toContain("−@octocat <details>|x abc1234");
+    expect(seen).toContain(
+      "@octocat see <details><summary>x</summary> [click](https://evil.example) ![t](https://evil.example/t.png) &#64;team $x$ **bold** | pipe `code` _em_ ~~gone~~",
+    );
+
+    // The diff stays one block inside our <details>, every line of it, whatever backticks the values hold.
+    const blocks = [
+      ...html.matchAll(/<pre><code class="language-diff">([\s\S]*?)<\/code><\/pre>\s*<\/details>/g),
+    ];
+    expect(blocks).toHaveLength(1);
+    const diff = decode(blocks[0]?.[1] ?? "")
+      .trimEnd()
+      .split("\n");
+    expect(diff).toHaveLength(11);
+    expect(diff[0]).toBe("@@ update docker-build:index:Image @octocat <details>|`x` @@");
+    expect(diff).toContain('+ labels["@octocat <details>"]: "````\\n```\\n</details>\\n@octocat"');
+    expect(diff).toContain('+ buildArgs["A|B`C @team"]: "new \\u202e evil"');
+    expect(diff.at(-2)).toBe("@@ create evil:index:T|<b>x</b> rtl\\u202eevil``s\\n\\n<details> @@");
+    expect(diff.at(-1)).toBe('+ @octocat <details>: "</details>\\n\\n@octocat ``````"');
+  });
+
+  it("a --diff-text with colour codes, bidi characters and fences stays one readable block", () => {
+    const diffText = "\x1b[31m- a: 1\x1b[0m\r\n+ b: ``````\n+ c: \u202ereversed\n```\n</details>";
+    const html = md.render(render("replace-record.json", { diffText }));
+    const blocks = [
+      ...html.matchAll(/<pre><code class="language-diff">([\s\S]*?)<\/code><\/pre>\s*<\/details>/g),
+    ];
+    expect(blocks).toHaveLength(1);
+    expect(
+      decode(blocks[0]?.[1] ?? "")
+        .trimEnd()
+        .split("\n"),
+    ).toEqual(["- a: 1", "+ b: ``````", "+ c: \\u202ereversed", "```", "</details>"]);
+  });
+});
+
 describe("comment size limit", () => {
   it("a huge diff is truncated first: under the limit, marker and every other section kept, truncation said", async () => {
     const line = (i: number) => `    ~ docker-build:index:Image: (update) line ${i} ${"x".repeat(60)}`;
@@ -382,7 +475,8 @@ describe("secrets", () => {
     expect(run.stdout).toContain("- registries[0].password: [secret]");
     expect(run.stdout).toContain("+ secrets.npm_token: [secret]");
     expect(run.stdout).toContain("- registries[1].password: [secret]");
-    expect(run.stdout).toContain("https://x-access-token:[secret]@git.moleculesai.app");
+    // In prose, a zero-width joiner after "@" keeps the forge from reading a mention.
+    expect(run.stdout).toContain("https://x-access-token:[secret]@\u200dgit.moleculesai.app");
   });
 
   it("the CI token is masked in --diff-text too", async () => {

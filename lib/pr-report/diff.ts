@@ -2,6 +2,7 @@
  * Property-level differences of a change, and the plain-text diff rendered from them when no `--diff-text`
  * is given. Pure.
  */
+import { visible } from "./markdown";
 import type { ResourceChange } from "./preview";
 import { isSecretKey, REDACTED } from "./secrets";
 
@@ -216,9 +217,11 @@ const OP_WORD: Record<ResourceChange["op"], string> = {
 export function renderDiffText(changes: readonly ResourceChange[]): string {
   const lines: string[] = [];
   for (const change of changes) {
-    lines.push(`@@ ${OP_WORD[change.op]} ${change.type} ${change.name} @@`);
+    // Names, types and paths are the PR's: one line each, whatever they hold (values are JSON already).
+    const name = visible(change.name);
+    lines.push(`@@ ${OP_WORD[change.op]} ${visible(change.type)} ${name} @@`);
     if (change.op === "delete") {
-      lines.push(`- (${change.name} is deleted)`);
+      lines.push(`- (${name} is deleted)`);
       continue;
     }
     const properties = propertyChanges(change);
@@ -226,7 +229,7 @@ export function renderDiffText(changes: readonly ResourceChange[]): string {
       // `__defaults` and similar are engine bookkeeping, not what the program declared.
       const inputs = Object.entries(change.newState?.inputs ?? {}).filter(([k]) => !k.startsWith("__"));
       for (const [key, value] of inputs) {
-        lines.push(`+ ${key}: ${formatValue(isSecretKey(key) ? REDACTED : value)}`);
+        lines.push(`+ ${visible(key)}: ${formatValue(isSecretKey(key) ? REDACTED : value)}`);
       }
       continue;
     }
@@ -237,9 +240,10 @@ export function renderDiffText(changes: readonly ResourceChange[]): string {
     for (const p of properties) {
       const forces = p.kind.endsWith("-replace") ? " (forces replacement)" : "";
       const [before, after] = formatPair(p.old, p.new);
-      if (!p.kind.startsWith("add")) lines.push(`- ${p.path}: ${before}`);
-      if (!p.kind.startsWith("delete")) lines.push(`+ ${p.path}: ${after}${forces}`);
-      else if (forces) lines.push(`  ${p.path} removed${forces}`);
+      const path = visible(p.path);
+      if (!p.kind.startsWith("add")) lines.push(`- ${path}: ${before}`);
+      if (!p.kind.startsWith("delete")) lines.push(`+ ${path}: ${after}${forces}`);
+      else if (forces) lines.push(`  ${path} removed${forces}`);
     }
   }
   return lines.join("\n");

@@ -8,6 +8,7 @@
  */
 import { renderDiffText } from "./diff";
 import { type ImageRebuild, imageRebuilds, type PinInfo } from "./images";
+import { cell, code, diffLine, text } from "./markdown";
 import { type PinChange, short } from "./pins";
 import { type ChangeSet, foldSteps, type PreviewDigest, type ResourceChange } from "./preview";
 import { maskText } from "./secrets";
@@ -30,15 +31,6 @@ export interface ReportInput {
   masks?: readonly string[];
   /** Characters allowed (tests use a small one); COMMENT_LIMIT by default. */
   limit?: number;
-}
-
-const escapeCell = (s: string) => s.replace(/\\/g, "\\\\").replace(/\|/g, "\\|").replace(/\r?\n/g, " ");
-
-/** An inline code span that survives backticks in the content (CommonMark: a longer fence). */
-function code(s: string): string {
-  const runs = s.match(/`+/g) ?? [];
-  const fence = "`".repeat(Math.max(0, ...runs.map((r) => r.length)) + 1);
-  return fence.length > 1 ? `${fence} ${s} ${fence}` : `\`${s}\``;
 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
@@ -108,8 +100,7 @@ function reasonsOf(change: ResourceChange): string {
 
 function resourcesSection(changes: ResourceChange[]): Section {
   const rows = changes.map(
-    (c) =>
-      `| ${c.op} | ${escapeCell(code(c.type))} | ${escapeCell(code(c.name))} | ${escapeCell(reasonsOf(c))} |`,
+    (c) => `| ${c.op} | ${cell(code(c.type))} | ${cell(code(c.name))} | ${cell(reasonsOf(c))} |`,
   );
   return section(
     ["#### Resources", "", "| Op | Type | Name | Reasons |", "|---|---|---|---|"],
@@ -121,7 +112,8 @@ function resourcesSection(changes: ResourceChange[]): Section {
 function imagesSection(rebuilds: ImageRebuild[]): Section {
   if (rebuilds.length === 0) return section(["#### Images", "", "No image will be rebuilt."], [], "images");
   const rows = rebuilds.map(
-    (r) => `- **${r.image}** (${code(r.resource)}, ${r.op}): ${r.reasons.join("; ")}`,
+    // The reasons are fixed words around names (pins, build args, inputs): text() leaves the words as they are.
+    (r) => `- **${text(r.image)}** (${code(r.resource)}, ${r.op}): ${r.reasons.map(text).join("; ")}`,
   );
   return section(["#### Images", ""], rows, "images");
 }
@@ -142,7 +134,7 @@ function pinsSection(pins: PinInfo | undefined, note: string | undefined): Secti
     return section(["#### Template pins", "", ...intro, "No template pin changed."], [], "pins");
   }
   const rows = pins.changes.map(
-    (c) => `| ${escapeCell(code(c.key))} | ${escapeCell(c.repo ?? "")} | ${pinCell(c)} |`,
+    (c) => `| ${cell(code(c.key))} | ${cell(text(c.repo ?? ""))} | ${cell(pinCell(c))} |`,
   );
   return section(
     ["#### Template pins", "", ...intro, "| Entry | Repository | Pin |", "|---|---|---|"],
@@ -159,7 +151,7 @@ function diagnosticsSection(preview: PreviewDigest): Section | undefined {
     const message = (d.message ?? "").trim().replace(/\s*\n\s*/g, " ");
     const cut = message.length > 400 ? `${message.slice(0, 399)}…` : message;
     const who = d.urn ? ` ${code(d.urn.split("::").pop() ?? d.urn)}` : "";
-    return `- **${d.severity}**${who}: ${cut.replace(/[<>]/g, (c) => (c === "<" ? "&lt;" : "&gt;"))}`;
+    return `- **${text(d.severity ?? "")}**${who}: ${text(cut)}`;
   });
   return section(["#### Diagnostics", ""], rows, "diagnostics");
 }
@@ -211,7 +203,11 @@ export function renderReport(input: ReportInput): string {
   // A no-change preview has nothing to unfold: the headline says it all.
   const diffSource = hasChanges ? (input.diffText ?? renderDiffText(set.changes)) : "";
   const diff: DiffBlock | undefined = diffSource.trim()
-    ? { lines: maskText(diffSource.replace(/\s+$/, ""), masks).split("\n"), shown: 0, dropped: false }
+    ? {
+        lines: maskText(diffSource.replace(/\s+$/, ""), masks).split("\n").map(diffLine),
+        shown: 0,
+        dropped: false,
+      }
     : undefined;
   if (diff) diff.shown = diff.lines.length;
 
