@@ -460,6 +460,103 @@ describe("secrets", () => {
     });
   });
 
+  it("masks a URL password that holds an unescaped @, whole", () => {
+    const out = maskText("fatal: unable to access 'https://ci-bot:s3cr@tpass@git.example.test/o/r.git/'", []);
+    expect(out).toBe("fatal: unable to access 'https://ci-bot:[secret]@git.example.test/o/r.git/'");
+    // Quotes end a URL: the next one is not eaten.
+    expect(maskText('"https://u:pw@a.test/x","b@c.test"', [])).toBe(
+      '"https://u:[secret]@a.test/x","b@c.test"',
+    );
+  });
+
+  it("masks a token's base64 whatever the user beside it, padded or not, standard or URL-safe", () => {
+    const token = "gta_AnyUserForm0123456789abcdefXYZ";
+    const masks = maskValues({ MOLECULE_GITEA_TOKEN: token });
+    const b64 = (s: string) => Buffer.from(s).toString("base64");
+    const forms = [
+      `oauth2:${token}`,
+      `x-access-token:${token}`,
+      `${token}:x-oauth-basic`,
+      `ci-bot:${token}`,
+      `ab:${token}`,
+      `a:${token}`,
+      token,
+    ];
+    for (const form of forms) {
+      // What may stay: the encoding of the user (or suffix) beside the token, and a character or two where
+      // their bits meet the token's, plus padding.
+      const before = Math.floor((8 * form.indexOf(token)) / 6) + 1;
+      const after = Math.ceil((8 * (form.length - form.indexOf(token) - token.length)) / 6) + 3;
+      for (const encoded of [
+        b64(form),
+        b64(form).replace(/=+$/, ""),
+        Buffer.from(form).toString("base64url"),
+      ]) {
+        for (const out of [maskText(`Basic ${encoded}`, masks), maskText(`{"id":"${encoded}"}`, masks)]) {
+          const m = /^(?:Basic |\{"id":")([A-Za-z0-9+/_-]*)\[secret\]([A-Za-z0-9+/_=-]*)(?:"\})?$/.exec(out);
+          expect(m, `${form}: ${out}`).not.toBeNull();
+          expect(m?.[1]?.length ?? 0, form).toBeLessThanOrEqual(before);
+          expect(m?.[2]?.length ?? 0, form).toBeLessThanOrEqual(after);
+        }
+      }
+    }
+    // The stager's own header is masked whole.
+    expect(maskText(`Authorization: Basic ${b64(`oauth2:${token}`)}`, masks)).toBe(
+      "Authorization: Basic [secret]",
+    );
+  });
+
+  it("masks values under secret-looking keys in text too: env lines, YAML, JSON, query strings, diff arrows", () => {
+    const text = [
+      "NPM_AUTH=bnBtOnMzY3IzdA==",
+      'export registry_auth="quoted value"',
+      "  password: hunter2",
+      '  ~ dbPassword: "old-pass" => "new-pass"',
+      '{"apiKey": "k-123", "name": "kept", "token":"t-456"}',
+      'msg: "{\\"password\\":\\"esc-789\\"}"',
+      "GET https://x.test/cb?access_token=qs-000&page=2",
+      "curl --password=flag-111 -H 'Authorization: Bearer bearer-222'",
+      "author: octocat",
+    ].join("\n");
+    const out = maskText(text, []);
+    for (const secret of [
+      "bnBtOnMzY3IzdA",
+      "quoted value",
+      "hunter2",
+      "old-pass",
+      "new-pass",
+      "k-123",
+      "t-456",
+      "esc-789",
+      "qs-000",
+      "flag-111",
+      "bearer-222",
+    ]) {
+      expect(out, secret).not.toContain(secret);
+    }
+    expect(out).toContain('  ~ dbPassword: "[secret]" => "[secret]"');
+    expect(out).toContain('"name": "kept"');
+    expect(out).toContain("&page=2");
+    expect(out).toContain("Authorization: Bearer [secret]");
+    expect(out).toContain("author: octocat");
+  });
+
+  it("a secret-keyed value in --diff-text and in a diagnostic never reaches the report", async () => {
+    const file = path.join(dir, "keyed.diff.txt");
+    writeFileSync(file, '    ~ environment: {\n        + NPM_AUTH: "npm-auth-value-333"\n      }\n');
+    const preview = path.join(dir, "keyed.json");
+    const json = JSON.parse(readFileSync(fx("update-pin-bump.json"), "utf8"));
+    json.diagnostics = [
+      { severity: "warning", message: "npm ERR! registry_auth=diag-auth-value-444 rejected\n" },
+    ];
+    writeFileSync(preview, JSON.stringify(json));
+    const run = await cli(["--preview-json", preview, "--diff-text", file]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).not.toContain("npm-auth-value-333");
+    expect(run.stdout).not.toContain("diag-auth-value-444");
+    expect(run.stdout).toContain('+ NPM_AUTH: "[secret]"');
+  });
+
   const leaks = [
     TOKEN,
     "eyJwYXlsb2FkIjoiT0xEX0VDUl9QQVNTV09SRF9oaWRkZW4ifQ", // the password inside the secret envelope

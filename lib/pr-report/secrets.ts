@@ -41,6 +41,27 @@ export function isSecretEnvelope(value: unknown): boolean {
 }
 
 /**
+ * The base64 of `value` wherever it sits in a longer encoded string (`user:<token>`, `<token>:x-oauth-basic`,
+ * a whole config): for each of the three byte alignments, the characters that depend on `value`'s bytes
+ * alone, standard and URL-safe. Masking these leaves at most the two or three characters where the token's
+ * bits meet its neighbours', whoever the user beside it. Short values give none (a core of a few characters
+ * could match by chance).
+ */
+export function base64Cores(value: string, minLength = 12): string[] {
+  const bytes = Buffer.from(value);
+  const cores = new Set<string>();
+  for (let k = 0; k < 3; k++) {
+    const encoded = Buffer.concat([Buffer.alloc(k), bytes]).toString("base64");
+    // Character i carries bits [6i, 6i + 6); the value's bytes are bits [8k, 8(k + n)).
+    const core = encoded.slice(Math.ceil((8 * k) / 6), Math.floor((8 * (k + bytes.length)) / 6));
+    if (core.length < minLength) continue;
+    cores.add(core);
+    cores.add(core.replace(/\+/g, "-").replace(/\//g, "_"));
+  }
+  return [...cores];
+}
+
+/**
  * The strings to mask: the values of the default variables plus the named ones. Empty values are skipped
  * (masking "" would be meaningless); a value with stray whitespace is masked both as is and trimmed,
  * because a token read from a file often carries a newline that is gone by the time it is echoed.
@@ -53,28 +74,68 @@ export function maskValues(env: Record<string, string | undefined>, extraNames: 
     for (const v of new Set([value, value.trim()])) {
       if (!v) continue;
       values.add(v);
-      // The forms a token travels in: the stager's own header (Basic base64("oauth2:<token>")), and the
-      // other usual Basic forms, each of which decodes straight back to the token.
-      for (const form of [v, `oauth2:${v}`, `x-access-token:${v}`, `x-oauth-basic:${v}`]) {
-        values.add(Buffer.from(form).toString("base64"));
+      // The forms a token travels in, whole: the stager's own header (Basic base64("oauth2:<token>"),
+      // lib/staging/git.ts) and the other usual Basic forms, padded and not, so a header is masked as one.
+      for (const form of [v, `oauth2:${v}`, `x-access-token:${v}`, `${v}:x-oauth-basic`, `${v}:`]) {
+        const encoded = Buffer.from(form).toString("base64");
+        values.add(encoded);
+        values.add(encoded.replace(/=+$/, ""));
+        values.add(Buffer.from(form).toString("base64url"));
       }
+      // And inside any other encoding of it: another user, a whole Docker config.
+      for (const core of base64Cores(v)) values.add(core);
     }
   }
   // Longest first, so a value that contains another is masked whole rather than leaving a tail behind.
   return [...values].sort((a, b) => b.length - a.length);
 }
 
-// `scheme://user:password@host`: the password part, whoever's it is.
-const URL_PASSWORD_RE = /(\b[a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:)[^@\s/]+@/gi;
-// A Docker config's `"auth": "<base64 user:password>"`, as JSON or escaped inside a JSON string.
-const DOCKER_AUTH_RE = /(\\?"auth\\?"\s*:\s*\\?")[^"\\]+/gi;
+// `scheme://user:password@host`: the password part, whoever's it is, up to the last "@" before the host
+// (a password with an unescaped "@" is masked whole); quotes and angle brackets end a URL.
+const URL_PASSWORD_RE = /(\b[a-z][a-z0-9+.-]*:\/\/[^/\s:@"'<>]*:)[^\s/?#"'<>]+@/gi;
+
+// A value in text: double-quoted (escapes allowed), single-quoted, or a bare word (up to a space, a quote, or
+// a separator of lists and query strings).
+const VALUE = String.raw`"(?:[^"\\\n]|\\.)*"|'[^'\n]*'|[^\s"'&,;<>]+`;
+// `KEY=value`, `KEY: value` (env lines, YAML, headers, `pulumi preview --diff` lines with their `=> new`),
+// for a key isSecretKey() calls secret. `KEY:value` without a space is not one (it is `scheme:` or `user:`).
+const KEYED_RE = new RegExp(
+  String.raw`(^|[^A-Za-z0-9_.-])([A-Za-z0-9_.-]*[A-Za-z0-9_])(\s*=\s*|:[ \t]+)((?:(?:basic|bearer|token|digest)[ \t]+)?)(${VALUE})((?:[ \t]*=>[ \t]*)(?:${VALUE}))?`,
+  "gim",
+);
+// `"key": "value"` as JSON, and `\"key\":\"value\"` as JSON inside a JSON string (a Docker config's `auth`).
+const JSON_KEYED_RE = /"([^"\\\n]{1,200})"(\s*:\s*)"((?:[^"\\\n]|\\.)*)"/g;
+const ESCAPED_JSON_KEYED_RE = /\\"([^"\\\n]{1,200})\\"(\s*:\s*)\\"((?:(?!\\")[^"\n])*)\\"/g;
+
+const blind = (value: string) =>
+  value.startsWith('"') ? `"${REDACTED}"` : value.startsWith("'") ? `'${REDACTED}'` : REDACTED;
+
+/** The values under secret-looking keys in free text (see isSecretKey): what the key rules do for JSON. */
+function maskKeyed(text: string): string {
+  return text
+    .replace(ESCAPED_JSON_KEYED_RE, (all, key: string, sep: string) =>
+      isSecretKey(key) ? `\\"${key}\\"${sep}\\"${REDACTED}\\"` : all,
+    )
+    .replace(JSON_KEYED_RE, (all, key: string, sep: string) =>
+      isSecretKey(key) ? `"${key}"${sep}"${REDACTED}"` : all,
+    )
+    .replace(
+      KEYED_RE,
+      (all, before: string, key: string, sep: string, scheme: string, value: string, arrow?: string) => {
+        if (!isSecretKey(key)) return all;
+        const next = arrow ? arrow.replace(new RegExp(`(${VALUE})$`), (v) => blind(v)) : "";
+        return `${before}${key}${sep}${scheme}${blind(value)}${next}`;
+      },
+    );
+}
 
 /**
- * Replaces every occurrence of every mask value (plain split/join: a token may hold regex characters), and
- * any URL password or Docker config `auth` value, known in advance or not.
+ * Replaces every occurrence of every mask value (plain split/join: a token may hold regex characters), any
+ * URL password, and any value under a secret-looking key (a Docker config's `auth`, `NPM_AUTH=`,
+ * `password:`), known in advance or not.
  */
 export function maskText(text: string, masks: readonly string[]): string {
-  let out = text.replace(URL_PASSWORD_RE, `$1${REDACTED}@`).replace(DOCKER_AUTH_RE, `$1${REDACTED}`);
+  let out = maskKeyed(text.replace(URL_PASSWORD_RE, `$1${REDACTED}@`));
   for (const mask of masks) if (mask && out.includes(mask)) out = out.split(mask).join(REDACTED);
   return out;
 }
