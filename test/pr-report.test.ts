@@ -1029,7 +1029,8 @@ describe("posting against a misbehaving forge", () => {
       created(res);
     });
     try {
-      expect((await client(flaky.url).createComment(1, "hi")).id).toBe(7);
+      // An edit is idempotent: retried as it is (a create is looked for first: see below).
+      expect((await client(flaky.url).updateComment(1, "hi")).id).toBe(7);
       expect(flaky.seen).toHaveLength(3);
       expect((flaky.seen[1]?.at ?? 0) - (flaky.seen[0]?.at ?? 0)).toBeGreaterThanOrEqual(900);
     } finally {
@@ -1037,7 +1038,7 @@ describe("posting against a misbehaving forge", () => {
     }
     const down = await forge((_n, _req, res) => void res.writeHead(500).end("boom"));
     try {
-      await expect(client(down.url).createComment(1, "hi")).rejects.toThrow(/HTTP 500/);
+      await expect(client(down.url).updateComment(1, "hi")).rejects.toThrow(/HTTP 500/);
       expect(down.seen).toHaveLength(4);
     } finally {
       await down.close();
@@ -1074,6 +1075,157 @@ describe("posting against a misbehaving forge", () => {
       ]);
     } finally {
       await moving.close();
+    }
+  });
+
+  it("too many redirects within the origin fail, saying so", async () => {
+    const looping = await forge((n, _req, res) => void res.writeHead(302, { location: `/loop/${n}` }).end());
+    try {
+      await expect(client(looping.url).updateComment(1, "hi")).rejects.toThrow(/more than 5 redirects/);
+      expect(looping.seen).toHaveLength(6);
+    } finally {
+      await looping.close();
+    }
+  });
+
+  it("every request is bounded by its timeout, headers and body alike", async () => {
+    const sockets = new Set<import("node:net").Socket>();
+    const silent = await forge((_n, req, res) => {
+      sockets.add(req.socket);
+      // Headers and a first byte, then nothing: only a deadline over the body ends this.
+      if (req.url?.includes("trickle")) res.writeHead(200, { "content-type": "application/json" }).write("[");
+    });
+    const quick = (path: string) =>
+      new ForgeClient({
+        apiUrl: `${silent.url}/${path}`,
+        repository: REPO,
+        token: TOKEN,
+        timeoutMs: 200,
+        attempts: 2,
+        retryBaseMs: 10,
+      });
+    try {
+      const started = Date.now();
+      await expect(quick("silent").updateComment(1, "hi")).rejects.toThrow(
+        /request failed: timed out after 200 ms$/,
+      );
+      await expect(quick("trickle").findComment(1, REPORT_MARKER, BOT)).rejects.toThrow(
+        /timed out after 200 ms \(HTTP 200, reading the body\)/,
+      );
+      expect(Date.now() - started).toBeLessThan(3000);
+      // Each tried twice, then given up.
+      expect(silent.seen).toHaveLength(4);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await silent.close();
+    }
+  });
+
+  it("Retry-After as an HTTP date is honoured; a long one is capped", async () => {
+    const dated = await forge((n, _req, res) => {
+      if (n === 1) {
+        const at = new Date(Date.now() + 2000).toUTCString();
+        return void res.writeHead(503, { "retry-after": at }).end();
+      }
+      if (n === 2) return void res.writeHead(429, { "retry-after": "3600" }).end();
+      created(res);
+    });
+    try {
+      const capped = new ForgeClient({
+        apiUrl: dated.url,
+        repository: REPO,
+        token: TOKEN,
+        retryBaseMs: 10,
+        maxRetryAfterMs: 1500,
+      });
+      expect((await capped.updateComment(1, "hi")).id).toBe(7);
+      const gap = (i: number) => (dated.seen[i]?.at ?? 0) - (dated.seen[i - 1]?.at ?? 0);
+      // The date is whole seconds: 1 to 2 s ahead, capped at 1.5 s; the hour is capped at 1.5 s.
+      expect(gap(1)).toBeGreaterThanOrEqual(900);
+      expect(gap(1)).toBeLessThan(1700);
+      expect(gap(2)).toBeGreaterThanOrEqual(1400);
+      expect(gap(2)).toBeLessThan(2500);
+    } finally {
+      await dated.close();
+    }
+  });
+
+  /** Comments on loopback whose POST `misbehave`s once after storing the comment, as a flaky proxy does. */
+  async function flakyCreates(misbehave: "502" | "timeout" | "429") {
+    const comments: Array<{ id: number; body: string; user: { login: string } }> = [];
+    let posts = 0;
+    const sockets = new Set<import("node:net").Socket>();
+    const server = await forge((_n, req, res) => {
+      sockets.add(req.socket);
+      let raw = "";
+      req.on("data", (c: Buffer) => (raw += c.toString()));
+      req.on("end", () => {
+        const json = (status: number, body: unknown) =>
+          res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+        const url = new URL(req.url ?? "/", "http://x");
+        if (url.pathname === "/user") return json(403, { message: "Resource not accessible by integration" });
+        if (req.method === "GET") return json(200, comments);
+        if (req.method === "POST") {
+          posts++;
+          if (posts === 1 && misbehave === "429") return json(429, { message: "slow down" });
+          const comment = { id: 100 + comments.length, body: JSON.parse(raw).body, user: { login: BOT } };
+          comments.push(comment);
+          if (posts === 1 && misbehave === "502") return json(502, { message: "Bad Gateway" });
+          if (posts === 1 && misbehave === "timeout") return; // stored, never answered
+          return json(201, comment);
+        }
+        const one = comments.find((c) => `/repos/${REPO}/issues/comments/${c.id}` === url.pathname);
+        if (req.method === "PATCH" && one) {
+          one.body = JSON.parse(raw).body;
+          return json(200, one);
+        }
+        json(404, { message: "Not Found" });
+      });
+    });
+    const close = async () => {
+      for (const socket of sockets) socket.destroy();
+      await server.close();
+    };
+    return { ...server, comments, close, posts: () => posts };
+  }
+
+  for (const misbehave of ["502", "timeout"] as const) {
+    it(`a create answered with ${misbehave === "502" ? "a 502" : "a timeout"} after it was made leaves one comment, not two`, async () => {
+      const flaky = await flakyCreates(misbehave);
+      try {
+        const c = new ForgeClient({
+          apiUrl: flaky.url,
+          repository: REPO,
+          token: TOKEN,
+          retryBaseMs: 10,
+          timeoutMs: 300,
+        });
+        const result = await c.upsertComment(1, `${REPORT_MARKER}\nreport`, REPORT_MARKER);
+        expect(result.action).toBe("created");
+        expect(flaky.comments).toEqual([{ id: 100, body: `${REPORT_MARKER}\nreport`, user: { login: BOT } }]);
+        expect(flaky.posts()).toBe(1);
+        expect(flaky.seen.map((r) => r.url.split("?")[0])).toEqual([
+          "/user",
+          `/repos/${REPO}/issues/1/comments`,
+          `/repos/${REPO}/issues/1/comments`,
+          `/repos/${REPO}/issues/1/comments`,
+          `/repos/${REPO}/issues/comments/100`,
+        ]);
+      } finally {
+        await flaky.close();
+      }
+    });
+  }
+
+  it("a create refused with 429 (so not made) is simply sent again", async () => {
+    const flaky = await flakyCreates("429");
+    try {
+      const c = new ForgeClient({ apiUrl: flaky.url, repository: REPO, token: TOKEN, retryBaseMs: 10 });
+      expect((await c.upsertComment(1, `${REPORT_MARKER}\nreport`, REPORT_MARKER)).action).toBe("created");
+      expect(flaky.posts()).toBe(2);
+      expect(flaky.comments).toHaveLength(1);
+    } finally {
+      await flaky.close();
     }
   });
 });

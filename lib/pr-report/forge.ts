@@ -92,10 +92,24 @@ export class ForgeError extends Error {
     readonly call: string,
     readonly status: number | undefined,
     message: string,
+    /**
+     * The server may have done it anyway: a 5xx, a timeout or a connection lost after the request was sent.
+     * Set only where the request was not retried for that reason (a create); `retryAfterMs` is its hint.
+     */
+    readonly ambiguous = false,
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = "ForgeError";
   }
+}
+
+// Failures where the request certainly never reached the server: retrying cannot do anything twice.
+const NOT_SENT = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "ENETUNREACH", "EHOSTUNREACH"]);
+
+function errorCode(err: unknown): string | undefined {
+  const cause = err instanceof Error ? (err.cause as { code?: unknown } | undefined) : undefined;
+  return typeof cause?.code === "string" ? cause.code : undefined;
 }
 
 const HINTS: Record<number, string> = {
@@ -140,21 +154,32 @@ export class ForgeClient {
     return new URL(path, this.base);
   }
 
+  /**
+   * One API call: bounded by a timer over headers and body, 429 and 5xx and network errors retried (up to
+   * `attempts`, honouring Retry-After), redirects followed by us within the API's origin only. With
+   * `idempotent: false` (a create) only what certainly was not done is retried (429, a connection never
+   * made); a 5xx or a timeout is thrown as ambiguous, for the caller to look before trying again.
+   */
   private async request(
     method: string,
     url: URL,
     body?: unknown,
+    { idempotent = true } = {},
   ): Promise<{ data: unknown; headers: Headers }> {
     const call = `${method} ${url.pathname}${url.search}`;
     const masks = [this.cfg.token];
     const attempts = Math.max(1, this.cfg.attempts ?? 4);
+    const timeoutMs = this.cfg.timeoutMs ?? 30_000;
+    const capMs = this.cfg.maxRetryAfterMs ?? 60_000;
     let res: Response | undefined;
     let text = "";
     for (let attempt = 1, hops = 0; ; ) {
       // A timer over headers and body (not AbortSignal.any, whose timeout Node 20 can lose to GC).
       const controller = new AbortController();
-      const timer = setTimeout(() => controller.abort(), this.cfg.timeoutMs ?? 30_000);
+      const timer = setTimeout(() => controller.abort(), timeoutMs);
       let failure: string | undefined;
+      let sent = true;
+      res = undefined;
       try {
         res = await this.fetchImpl(url, {
           method,
@@ -174,20 +199,24 @@ export class ForgeClient {
         });
         text = await res.text();
       } catch (err) {
-        failure =
-          err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+        if (controller.signal.aborted) {
+          failure = `timed out after ${timeoutMs} ms${res ? ` (HTTP ${res.status}, reading the body)` : ""}`;
+        } else {
+          failure =
+            err instanceof Error
+              ? err.cause instanceof Error
+                ? err.cause.message
+                : err.message
+              : String(err);
+          sent = !NOT_SENT.has(errorCode(err) ?? "");
+        }
+        res = undefined;
       } finally {
         clearTimeout(timer);
       }
-      if (
-        res &&
-        failure === undefined &&
-        res.status >= 300 &&
-        res.status < 400 &&
-        res.headers.get("location")
-      ) {
+      if (res && res.status >= 300 && res.status < 400 && res.headers.get("location")) {
         const target = new URL(res.headers.get("location") ?? "", url);
-        if (target.origin !== url.origin || ++hops > 5) {
+        if (target.origin !== url.origin) {
           throw new ForgeError(
             call,
             res.status,
@@ -197,20 +226,38 @@ export class ForgeClient {
             ),
           );
         }
+        if (++hops > 5) {
+          throw new ForgeError(
+            call,
+            res.status,
+            maskText(`${call}: more than 5 redirects, giving up`, masks),
+          );
+        }
         url = target;
         continue;
       }
+      const hint = retryAfterMs(res?.headers.get("retry-after") ?? null, capMs);
       const retryable =
         failure !== undefined || (res !== undefined && (res.status === 429 || res.status >= 500));
+      // A create that may have happened is not repeated blindly: the caller looks first.
+      const ambiguous = retryable && sent && res?.status !== 429;
+      if (ambiguous && !idempotent) {
+        const what = failure !== undefined ? `request failed: ${failure}` : `HTTP ${res?.status}`;
+        throw new ForgeError(
+          call,
+          res?.status,
+          maskText(`${call}: ${what} (it may have been done anyway)`, masks),
+          true,
+          hint,
+        );
+      }
       if (!retryable || attempt >= attempts) {
         if (failure !== undefined) {
           throw new ForgeError(call, undefined, maskText(`${call}: request failed: ${failure}`, masks));
         }
         break;
       }
-      const wait =
-        retryAfterMs(res?.headers.get("retry-after") ?? null, this.cfg.maxRetryAfterMs ?? 60_000) ??
-        (this.cfg.retryBaseMs ?? 1000) * 2 ** (attempt - 1);
+      const wait = hint ?? (this.cfg.retryBaseMs ?? 1000) * 2 ** (attempt - 1);
       attempt++;
       await sleep(wait);
     }
@@ -316,8 +363,14 @@ export class ForgeClient {
     return data as Comment;
   }
 
+  /** Not repeated on a 5xx or a timeout (it may have been created): upsertComment looks, then retries. */
   async createComment(pr: number, body: string): Promise<Comment> {
-    const { data } = await this.request("POST", this.url(`${this.repoPath}/issues/${pr}/comments`), { body });
+    const { data } = await this.request(
+      "POST",
+      this.url(`${this.repoPath}/issues/${pr}/comments`),
+      { body },
+      { idempotent: false },
+    );
     return data as Comment;
   }
 
@@ -329,7 +382,22 @@ export class ForgeClient {
       const updated = await this.updateComment(existing.id, body);
       return { action: "updated", id: existing.id, url: updated?.html_url ?? existing.html_url, author };
     }
-    const created = await this.createComment(pr, body);
-    return { action: "created", id: created?.id, url: created?.html_url, author };
+    // A create answered with a 5xx or a timeout may have happened: look for it before creating again, so a
+    // flaky forge never leaves two reports.
+    const attempts = Math.max(1, this.cfg.attempts ?? 4);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const created = await this.createComment(pr, body);
+        return { action: "created", id: created?.id, url: created?.html_url, author };
+      } catch (err) {
+        if (!(err instanceof ForgeError) || !err.ambiguous || attempt >= attempts) throw err;
+        await sleep(err.retryAfterMs ?? (this.cfg.retryBaseMs ?? 1000) * 2 ** (attempt - 1));
+        const landed = await this.findComment(pr, marker, author.login);
+        if (landed) {
+          const updated = await this.updateComment(landed.id, body);
+          return { action: "created", id: landed.id, url: updated?.html_url ?? landed.html_url, author };
+        }
+      }
+    }
   }
 }
