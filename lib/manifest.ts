@@ -28,8 +28,20 @@ const REPO_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*\/[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 /** Far below the file systems' 255 bytes: a name is one path segment, and `.tmp-`/`.old-` prefixes add to it. */
 export const MAX_NAME_LENGTH = 100;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
-const UNSAFE_TEXT_RE = /[\0-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/;
+// C0 and C1 controls, soft hyphen, Arabic letter mark, Mongolian vowel separator, zero-width characters and
+// marks, line and paragraph separators, bidi embeddings, overrides and isolates, word joiner and invisible
+// operators, BOM, interlinear annotation controls: nothing a reader cannot see, nothing that reorders a line.
+const UNSAFE_TEXT_RE =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
+  /[\0-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufff9-\ufffb]/;
+
+/**
+ * A name, key or value as an error message shows it: printable ASCII as it is, anything else as `\uXXXX`,
+ * so a hostile manifest cannot clear the terminal, reorder the log line or pass a look-alike for ASCII.
+ */
+export function printable(s: string): string {
+  return s.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
 
 const entrySchema = z.strictObject({
   name: z
@@ -125,9 +137,9 @@ function locate(data: unknown, path: PropertyKey[]): string {
   const entry = (data as Record<string, unknown[]>)[list]?.[index];
   const name =
     entry && typeof entry === "object" && typeof (entry as { name?: unknown }).name === "string"
-      ? ` (${(entry as { name: string }).name})`
+      ? ` (${printable((entry as { name: string }).name)})`
       : "";
-  const fieldPart = field === undefined ? "" : `: ${String(field)}`;
+  const fieldPart = field === undefined ? "" : `: ${printable(String(field))}`;
   return `${list}[${index}]${name}${fieldPart}`;
 }
 
@@ -141,7 +153,7 @@ function valueAt(data: unknown, path: PropertyKey[]): unknown {
 }
 
 function shown(value: unknown): string {
-  const json = JSON.stringify(value) ?? String(value);
+  const json = printable(JSON.stringify(value) ?? String(value));
   return json.length > 60 ? `${json.slice(0, 57)}...` : json;
 }
 
@@ -188,7 +200,7 @@ export function parseManifest(raw: string, file: string): Manifest {
     if (key.startsWith("_")) continue;
     if (!known.has(key)) {
       problems.push(
-        `${key}: unknown top-level key (expected version, ${LISTS.join(", ")}, or a "_" comment key)`,
+        `${printable(key)}: unknown top-level key (expected version, ${LISTS.join(", ")}, or a "_" comment key)`,
       );
       continue;
     }
@@ -213,7 +225,7 @@ export function parseManifest(raw: string, file: string): Manifest {
       if (first === undefined) seen.set(key, index);
       else
         problems.push(
-          `${list}[${index}] (${name}): name: duplicate of ${list}[${first}] (names must be unique within a list, ignoring case and Unicode normalisation)`,
+          `${list}[${index}] (${printable(name)}): name: duplicate of ${list}[${first}] (names must be unique within a list, ignoring case and Unicode normalisation)`,
         );
     });
   }
@@ -232,17 +244,19 @@ export function duplicateKeys(text: string): string[] {
     | { kind: "array"; index: number };
   const stack: Frame[] = [];
   const problems: string[] = [];
-  const lineOf = (at: number) => text.slice(0, at).split("\n").length;
+  // Counted as the scan goes (valid JSON has no raw newline inside a string): one pass, whatever the size.
+  let line = 1;
   const path = () =>
     stack
       .slice(0, -1)
-      .map((f) => (f.kind === "array" ? `[${f.index}]` : `.${f.key ?? ""}`))
+      .map((f) => (f.kind === "array" ? `[${f.index}]` : `.${printable(f.key ?? "")}`))
       .join("")
       .replace(/^\./, "") || "(top level)";
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
     const top = stack[stack.length - 1];
-    if (c === '"') {
+    if (c === "\n") line++;
+    else if (c === '"') {
       let j = i + 1;
       while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
       if (top?.kind === "object" && top.expectKey) {
@@ -250,9 +264,9 @@ export function duplicateKeys(text: string): string[] {
         const first = top.keys.get(key);
         if (first !== undefined) {
           problems.push(
-            `${path()}: duplicate key ${JSON.stringify(key)} (line ${lineOf(i)}, first at line ${first})`,
+            `${path()}: duplicate key ${printable(JSON.stringify(key))} (line ${line}, first at line ${first})`,
           );
-        } else top.keys.set(key, lineOf(i));
+        } else top.keys.set(key, line);
         top.key = key;
         top.expectKey = false;
       }

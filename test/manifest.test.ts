@@ -238,4 +238,52 @@ describe("hostile manifests", () => {
     );
     expect(problems.join("\n")).toMatch(/runtime: expected no control or bidi characters/);
   });
+
+  it.each([
+    ["a C1 control (NEL)", "claude\u0085code"],
+    ["the Arabic letter mark", "claude\u061Ccode"],
+    ["a line separator", "claude\u2028code"],
+    ["a word joiner", "claude\u2060code"],
+    ["a soft hyphen", "claude\u00ADcode"],
+  ])("%s in a runtime id fails validation too", (_what, runtime) => {
+    const problems = problemsOf(doc({ workspace_templates: [entry({ name: "w", runtime })] }));
+    expect(problems.join("\n")).toMatch(
+      /workspace_templates\[0\] \(w\): runtime: expected no control or bidi/,
+    );
+  });
+
+  it("an error echoes a hostile name, key or value escaped: nothing reorders or clears the log line", () => {
+    const message = (() => {
+      try {
+        parseManifest(
+          JSON.stringify({
+            ...doc({ plugins: [entry({ name: "plug\u202Ein" }), entry({ name: "x", "\u001b[2Jref": 1 })] }),
+            "\u001b[31mkey": 1,
+          }),
+          "hostile.json",
+        );
+      } catch (err) {
+        return (err as Error).message;
+      }
+      throw new Error("expected a rejection");
+    })();
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the point
+    expect(message).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
+    expect(message).toContain("hostile.json: plugins[0] (plug\\u202ein): name: expected only ASCII letters");
+    expect(message).toContain('got "plug\\u202ein"');
+    expect(message).toContain("plugins[1] (x): \\u001b[2Jref: unknown field");
+    expect(message).toContain("\\u001b[31mkey: unknown top-level key");
+  });
+
+  it("a huge manifest is checked for duplicate keys in linear time", () => {
+    const entries = Array.from({ length: 20_000 }, (_, i) => entry({ name: `p${i}` }));
+    const text = JSON.stringify(doc({ plugins: entries }), null, 2);
+    const started = Date.now();
+    expect(parseManifest(text, "big.json").plugins).toHaveLength(20_000);
+    expect(Date.now() - started).toBeLessThan(3000);
+    const twice = text.replace('"name": "p19999"', '"name": "p19999", "name": "again"');
+    expect(problemsOf(twice)).toEqual([
+      `plugins[19999]: duplicate key "name" (line ${twice.split("\n").findIndex((l) => l.includes('"again"')) + 1}, first at line ${twice.split("\n").findIndex((l) => l.includes('"again"')) + 1})`,
+    ]);
+  });
 });
