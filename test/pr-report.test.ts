@@ -879,6 +879,33 @@ describe("--post", () => {
     expect(marked()).toHaveLength(1);
   });
 
+  it("a byte order mark is stripped from every input: the event, the preview, the manifests, the diff text", async () => {
+    const bom = (name: string, text: string) => {
+      const file = path.join(dir, name);
+      writeFileSync(file, `\uFEFF${text}`);
+      return file;
+    };
+    const event = bom("bom-event.json", JSON.stringify({ pull_request: { number: 43 } }));
+    const run = await cli(
+      [
+        "--preview-json",
+        bom("bom-preview.json", readFileSync(fx("update-pin-bump.json"), "utf8")),
+        "--manifest",
+        bom("bom-head.json", readFileSync(fx("manifest-pin-bump.json"), "utf8")),
+        "--base-manifest",
+        bom("bom-base.json", readFileSync(fx("manifest-base.json"), "utf8")),
+        "--diff-text",
+        bom("bom.diff.txt", "+ a: 1\n"),
+        "--post",
+      ],
+      { ...env(), GITHUB_EVENT_PATH: event },
+    );
+    expect(run.code).toBe(0);
+    expect(forge.requests[1]?.path).toBe(`${PREFIX}/repos/${REPO}/issues/43/comments`);
+    expect(run.stdout).toContain("```diff\n+ a: 1\n```");
+    expect(run.stdout).not.toMatch(/\uFEFF|\\ufeff/);
+  });
+
   it("takes the PR number from GITHUB_EVENT_PATH's pull_request.number", async () => {
     const event = path.join(dir, "event.json");
     writeFileSync(event, JSON.stringify({ action: "synchronize", number: 42, pull_request: { number: 42 } }));

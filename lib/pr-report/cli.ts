@@ -56,7 +56,8 @@ async function prFromEvent(eventPath: string | undefined): Promise<number | unde
   const text = await readInput(eventPath, "GITHUB_EVENT_PATH");
   let event: Record<string, unknown>;
   try {
-    event = JSON.parse(text) as Record<string, unknown>;
+    // A byte order mark is not part of the document (JSON.parse would reject it), as for the other inputs.
+    event = JSON.parse(text.replace(/^\uFEFF/, "")) as Record<string, unknown>;
   } catch {
     throw new InputError(`GITHUB_EVENT_PATH ${eventPath}: not valid JSON`);
   }
@@ -186,7 +187,7 @@ export async function runPrReport(argv: string[], io: PrReportIo): Promise<numbe
       base: values["base-manifest"],
     });
     const diffText = values["diff-text"]
-      ? maskText(await readInput(values["diff-text"], "--diff-text"), masks)
+      ? maskText((await readInput(values["diff-text"], "--diff-text")).replace(/^\uFEFF/, ""), masks)
       : undefined;
     report = renderReport({ preview, ...pinInfo, diffText, masks });
   } catch (err) {
