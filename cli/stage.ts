@@ -7,16 +7,19 @@
  * stager does not own (not empty and never staged into, or with a symlink where it manages a directory).
  */
 import { readFile } from "node:fs/promises";
+import { constants } from "node:os";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ManifestError, parseManifest } from "../lib/manifest";
-import { DEFAULT_INACTIVITY_S } from "../lib/staging/git";
+import { DEFAULT_INACTIVITY_S, killGitGroups } from "../lib/staging/git";
 import { LockError } from "../lib/staging/lock";
 import { createProgress } from "../lib/staging/progress";
 import {
+  DEFAULT_ATTEMPTS,
   DEFAULT_CONCURRENCY,
   DEFAULT_GIT_BASE_URL,
   DEFAULT_GITHUB_BASE_URL,
+  DEFAULT_RETRY_DELAY_MS,
   DestinationError,
   StageError,
   stage,
@@ -31,9 +34,10 @@ const USAGE = `usage: npm run stage -- --manifest <file> --dest <dir> [options]
   --github-base-url <url>    host for entries with provider "github" (default ${DEFAULT_GITHUB_BASE_URL})
   --concurrency <n>          parallel fetches (default ${DEFAULT_CONCURRENCY})
   --allow-missing-private    skip private entries when MOLECULE_GITEA_TOKEN is not set
-  --attempts <n>             tries per entry for transient failures (default 3)
-  --retry-delay-ms <n>       first retry delay, doubled each time (default 1000)
-  --git-timeout-s <n>        a git transfer idle this long (under 1 byte/s) fails (default 30)
+  --attempts <n>             tries per entry for transient failures (default ${DEFAULT_ATTEMPTS})
+  --retry-delay-ms <n>       first retry delay, doubled each time (default ${DEFAULT_RETRY_DELAY_MS})
+  --git-timeout-s <n>        a git operation with no output or progress this long fails, and so does a
+                             transfer under 1 byte/s this long (default ${DEFAULT_INACTIVITY_S})
   --quiet                    no progress on stderr
 
 environment: MOLECULE_GITEA_TOKEN  read token for the git host, sent only as an HTTP header to it`;
@@ -82,8 +86,8 @@ async function main(): Promise<number> {
   try {
     if (!v.manifest || !v.dest) throw new UsageError("--manifest and --dest are required");
     const concurrency = positiveInt("concurrency", v.concurrency, DEFAULT_CONCURRENCY);
-    const attempts = positiveInt("attempts", v.attempts, 3);
-    const retryDelayMs = positiveInt("retry-delay-ms", v["retry-delay-ms"], 1000, 0);
+    const attempts = positiveInt("attempts", v.attempts, DEFAULT_ATTEMPTS);
+    const retryDelayMs = positiveInt("retry-delay-ms", v["retry-delay-ms"], DEFAULT_RETRY_DELAY_MS, 0);
     const gitInactivityS = positiveInt("git-timeout-s", v["git-timeout-s"], DEFAULT_INACTIVITY_S);
     const manifestFile = v.manifest;
     let text: string;
@@ -121,6 +125,17 @@ async function main(): Promise<number> {
     process.stderr.write(`stage: ${expected ? (err as Error).message : ((err as Error).stack ?? err)}\n`);
     return 1;
   }
+}
+
+// git runs in process groups of its own (so a timeout can kill its helpers too), which a Ctrl-C or a
+// SIGTERM to this process no longer reaches: they are killed here, then the stager exits as the signal
+// would have made it. The lock and any half-built entry are what a kill -9 leaves; the next run settles them.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  process.once(signal, () => {
+    killGitGroups();
+    process.stderr.write(`stage: ${signal}: stopped (its git processes killed)\n`);
+    process.exit(128 + constants.signals[signal]);
+  });
 }
 
 main().then((code) => {

@@ -3,12 +3,13 @@
 // concurrency bound. Real `tsx cli/stage.ts` children, real git, no mocks.
 
 import { readdirSync, readFileSync } from "node:fs";
-import { mkdir, readFile, readlink } from "node:fs/promises";
-import { createServer } from "node:http";
+import { mkdir, readFile, readlink, writeFile } from "node:fs/promises";
+import { createServer, type ServerResponse } from "node:http";
 import { type AddressInfo, createServer as createNetServer, type Socket } from "node:net";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_INACTIVITY_S } from "../lib/staging/git";
+import { DEFAULT_ATTEMPTS, GIT_KILL_SLACK_MS, silentServerBoundMs } from "../lib/staging/stager";
 import {
   createLongHistoryRepo,
   createRepo,
@@ -22,8 +23,10 @@ import { type GitHttpServer, type GitHttpServerOptions, startGitHttpServer } fro
 import {
   allPaths,
   createGitWrapper,
+  descendants,
   diffAgainstCommit,
   entryDir,
+  type GitWrapper,
   killLiveStages,
   leftovers,
   type ManifestSpec,
@@ -34,6 +37,7 @@ import {
   type StageOptions,
   type StageRun,
   snapshot,
+  stagerPid,
   startStage,
   waitFor,
   writeManifest,
@@ -360,6 +364,67 @@ describe("hostile peers", () => {
     expect(target.requests.filter((q) => q.authorization !== undefined)).toEqual([]);
   });
 
+  // git matches http.<url>.* settings by specificity: a caller's URL-specific followRedirects (a CI
+  // runner's ~/.gitconfig, an include, `git -c` in a hook's environment) outranked the stager's generic
+  // one, and git then carried the token's extraHeader to the other host on every request after the redirect.
+  for (const [how, env] of [
+    [
+      "a URL-specific followRedirects=true in the global git config",
+      (origin: string, file: string) => ({
+        file,
+        text: `[http "${origin}/"]\n\tfollowRedirects = true\n[http "${origin}/acme/secret-tpl.git/"]\n\tfollowRedirects = true\n`,
+      }),
+    ],
+    ["GIT_CONFIG_PARAMETERS asking to follow redirects", () => undefined],
+  ] as const) {
+    it(`the token never follows a redirect to another host, even with ${how}`, async () => {
+      const target = await serve();
+      const origin = await redirector(target.url);
+      const dir = await freshDir("redirect-config");
+      const global = env(origin.url, path.join(dir, "gitconfig"));
+      if (global) await writeFile(global.file, global.text);
+      const run = await stage(path.join(dir, "deps"), manifestOf([secret], "a"), origin.url, {
+        env: {
+          MOLECULE_GITEA_TOKEN: TOKEN,
+          ...(global
+            ? { GIT_CONFIG_GLOBAL: global.file }
+            : { GIT_CONFIG_PARAMETERS: "'http.followredirects'='true' 'http.followRedirects'='true'" }),
+        },
+        args: ["--attempts", "1"],
+      });
+      expect(target.requests.filter((q) => q.authorization !== undefined)).toEqual([]);
+      expect(run.code, run.stderr).toBe(1);
+      expect(run.stderr).toContain(labelOf(secret));
+      expect(run.stderr).toContain(`redirects to ${new URL(target.url).origin}, another host`);
+    });
+  }
+
+  // There is no GitHub token (provider: github entries are fetched anonymously): the git host's token is
+  // scoped to its origin, so a github entry gets none, not even when its host redirects to the git host.
+  // And a host without a token may redirect wherever git's default (initial request only) allows.
+  it("a provider: github entry never gets the git host's token, even redirected to the git host", async () => {
+    const gitea = await serve({ requireToken: TOKEN, privateRepos: [secret.repo] });
+    const github = await redirector(gitea.url);
+    const dir = await freshDir("github-token");
+    const manifest = manifestOf([secret, set.extra], "a");
+    const extra = manifest.plugins?.find((e) => e.name === set.extra.name);
+    if (extra) extra.provider = "github";
+    const run = await stage(path.join(dir, "deps"), manifest, gitea.url, {
+      env: { MOLECULE_GITEA_TOKEN: TOKEN },
+      args: ["--github-base-url", github.url],
+    });
+    expect(run.code, run.stderr).toBe(0);
+    expect(
+      await diffAgainstCommit(dirOf(path.join(dir, "deps"), set.extra), set.extra.fixture.dir, set.extra.a),
+    ).toEqual([]);
+    // The private entry on the git host got the token; the github one, there and at the git host, none.
+    expect(requestsFor(gitea, secret.repo).every((q) => q.authorization !== undefined)).toBe(true);
+    expect(github.hits.length).toBeGreaterThan(0);
+    expect(github.hits.filter((h) => !h.endsWith("auth=-"))).toEqual([]);
+    expect(requestsFor(gitea, set.extra.repo).length).toBeGreaterThan(0);
+    expect(requestsFor(gitea, set.extra.repo).filter((q) => q.authorization !== undefined)).toEqual([]);
+  });
+
   it("a redirect within the same host is followed, with the token", async () => {
     const server = await serve({
       requireToken: TOKEN,
@@ -408,11 +473,133 @@ describe("hostile peers", () => {
   });
 
   it("with default settings a silent server fails within 3 minutes: attempts x inactivity + backoff", () => {
-    // Defaults: 3 attempts, the inactivity bound per attempt, retry delays of 1 s then 2 s.
-    const worst = 3 * DEFAULT_INACTIVITY_S + 1 + 2;
+    // Each try ends at its first silent wait (git or the redirect probe, each bounded by the inactivity
+    // bound, plus the time to kill a process group), and the retry delays (1 s, then 2 s) come between.
     expect(DEFAULT_INACTIVITY_S).toBeLessThan(60);
-    expect(worst).toBeLessThan(180);
+    expect(DEFAULT_ATTEMPTS).toBe(3);
+    expect(silentServerBoundMs()).toBe(3 * (DEFAULT_INACTIVITY_S * 1000 + GIT_KILL_SLACK_MS) + 1000 + 2000);
+    expect(silentServerBoundMs()).toBeLessThan(180_000);
   });
+
+  /** Pids of processes (not zombies) in any of these process groups, from /proc/<pid>/stat. */
+  function aliveInGroups(pgids: number[]): string[] {
+    const alive: string[] = [];
+    for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+        // After the command name: state, ppid, pgrp.
+        const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        if (state !== "Z" && pgids.includes(Number(pgrp))) alive.push(`${pid} ${stat.slice(0, 60)}`);
+      } catch {
+        // exited while listed
+      }
+    }
+    return alive;
+  }
+
+  /** Process groups of the gits a wrapper saw: the stager starts each detached, the wrapper leading it. */
+  const groupsOf = async (git: GitWrapper) =>
+    (await git.calls()).map((c) => Number(c.id.split("-").pop())).filter((n) => n > 0);
+
+  /** Accepts TCP connections and never sends a byte: as https, git waits in the TLS handshake. */
+  async function silentServer(): Promise<number> {
+    const sockets: Socket[] = [];
+    const silent = createNetServer((s) => void sockets.push(s));
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    cleanups.push(async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => silent.close(() => r(undefined)));
+    });
+    return (silent.address() as AddressInfo).port;
+  }
+
+  // curl's low-speed limit (GIT_HTTP_LOW_SPEED_*) starts with the transfer: the TLS handshake is part of
+  // connecting, bounded only by curl's 300 s connect timeout, so an https host that accepts and never
+  // answers held each try for 5 minutes (then the 10-minute cap), whatever --git-timeout-s said.
+  it("an https server that accepts and never answers fails after the inactivity bound, leaving no process of its groups", async () => {
+    const port = await silentServer();
+    const dir = await freshDir("silent-tls");
+    const git = await createGitWrapper(path.join(dir, "wrapper"));
+    const started = Date.now();
+    const run = await stage(
+      path.join(dir, "deps"),
+      manifestOf([set.extra], "a"),
+      `https://127.0.0.1:${port}`,
+      {
+        args: ["--git-timeout-s", "2", "--attempts", "2"],
+        pathPrefix: git.binDir,
+      },
+    );
+    const elapsed = Date.now() - started;
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stderr).toContain(`${labelOf(set.extra)} (${set.extra.repo} @ ${set.extra.a})`);
+    expect(run.stderr).toMatch(/no output or progress for 2 s/);
+    // Two tries of 2 s each, 50 ms between, plus tsx's start-up: far below the 300 s git waited before.
+    expect(elapsed).toBeLessThan(silentServerBoundMs(2, 2, 50) + 10_000);
+    const groups = await groupsOf(git);
+    expect(groups.length).toBe(2);
+    expect(aliveInGroups(groups)).toEqual([]);
+  }, 60_000);
+
+  // The probe that asks where a redirect points waited up to 60 s, twice the default inactivity bound.
+  it("a server that redirects and then falls silent is bounded by --git-timeout-s too", async () => {
+    let requests = 0;
+    const held: ServerResponse[] = [];
+    const server = createServer((req, res) => {
+      if (++requests === 1) res.writeHead(302, { location: `/moved${req.url}` }).end();
+      else held.push(res);
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    cleanups.push(async () => {
+      for (const res of held) res.destroy();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(() => r(undefined)));
+    });
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const started = Date.now();
+    const run = await stage(
+      path.join(await freshDir("redirect-silent"), "deps"),
+      manifestOf([secret], "a"),
+      url,
+      {
+        env: { MOLECULE_GITEA_TOKEN: TOKEN },
+        args: ["--git-timeout-s", "2", "--attempts", "1"],
+      },
+    );
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stderr).toContain(labelOf(secret));
+    expect(run.stderr).toMatch(/redirects, and asking where failed/);
+    expect(Date.now() - started).toBeLessThan(silentServerBoundMs(1, 2, 0) + 10_000);
+  }, 90_000);
+
+  // git runs detached (its own process group, so a timeout reaches git-remote-http): a SIGTERM or Ctrl-C
+  // to the stager no longer reached git, which lived on, blocked on the server, after the stager was gone.
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    it(`a stager stopped by ${signal} mid-fetch leaves no process of its git groups behind`, async () => {
+      const port = await silentServer();
+      const dir = await freshDir(`signal-${signal}`);
+      const git = await createGitWrapper(path.join(dir, "wrapper"));
+      const file = await writeManifest(path.join(dir, "manifest.json"), manifestOf([set.extra], "a"));
+      const proc = startStage(
+        stageArgs(file, path.join(dir, "deps"), `https://127.0.0.1:${port}`, ["--git-timeout-s", "120"]),
+        {
+          pathPrefix: git.binDir,
+        },
+      );
+      if (!proc.child.pid) throw new Error("stager did not start");
+      const pid = await stagerPid(proc.child.pid);
+      await waitFor(async () => (await descendants(pid)).length >= 3, 20_000);
+      const groups = await groupsOf(git);
+      expect(groups.length).toBe(1);
+      expect(aliveInGroups(groups).length).toBeGreaterThan(0);
+      process.kill(pid, signal);
+      const ended = await proc.done;
+      expect(ended.code).not.toBe(0);
+      expect(ended.stderr).toContain(`stage: ${signal}: stopped`);
+      await waitFor(async () => aliveInGroups(groups).length === 0, 5000).catch(() => undefined);
+      expect(aliveInGroups(groups)).toEqual([]);
+    }, 60_000);
+  }
 });
 
 describe("secrets", () => {

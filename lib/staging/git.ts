@@ -2,7 +2,7 @@
  * Git I/O for the stager: fetch one pinned commit into a private bare repository and read its tree as
  * raw blobs. Nothing here knows about manifests or staging layout.
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { TreeError } from "./tree";
@@ -94,15 +94,16 @@ export function gitEnv(
     ["fetch.unpackLimit", "1"],
     ["transfer.unpackLimit", "1"],
   ];
-  if (auth && /^https?:\/\//.test(auth.baseUrl)) {
+  const origin = tokenOrigin(auth);
+  if (auth && origin) {
     // Scoped to the host (origin) the token belongs to, so it also covers a same-host redirect's new path.
-    const scope = `${new URL(auth.baseUrl).origin}/`;
     const basic = Buffer.from(`oauth2:${auth.token}`).toString("base64");
-    config.push([`http.${scope}.extraHeader`, `Authorization: Basic ${basic}`]);
+    config.push([`http.${origin}/.extraHeader`, `Authorization: Basic ${basic}`]);
     // git loads the header for the URL it was given and sends it on every request, including those that go
-    // to wherever a redirect pointed: with a token, git follows no redirect; fetchCommit decides (same origin
-    // only).
-    config.push(["http.followRedirects", "false"]);
+    // to wherever a redirect pointed: for the token's host, git follows no redirect; fetchCommit decides
+    // (same origin only). Every fetch also pins this for its exact URL (noRedirectArgs): a more specific
+    // http.<url>.followRedirects in the caller's config would outrank this one.
+    config.push([`http.${origin}/.followRedirects`, "false"]);
   }
   // Append to, never replace, config the caller already passes this way.
   const existing = Number(env.GIT_CONFIG_COUNT ?? "0") || 0;
@@ -114,15 +115,68 @@ export function gitEnv(
   return env;
 }
 
-/** Default inactivity bound (seconds) for one git transfer; `--git-timeout-s` changes it. */
+/** Default inactivity bound (seconds) for one git operation; `--git-timeout-s` changes it. */
 export const DEFAULT_INACTIVITY_S = 30;
+
+/** The origin (scheme://host[:port]) a token belongs to, for http(s) base URLs only. */
+function tokenOrigin(auth: GitAuth | undefined): string | undefined {
+  return auth && /^https?:\/\//i.test(auth.baseUrl) ? new URL(auth.baseUrl).origin : undefined;
+}
 
 export interface GitRun {
   env: NodeJS.ProcessEnv;
   /** Hard cap on one git process, a backstop to the inactivity bound; on expiry its whole group is killed. */
   timeoutMs: number;
+  /**
+   * A git process that prints nothing (output or progress) for this long while the stager waits on it is
+   * killed with its whole process group (default DEFAULT_INACTIVITY_S).
+   */
+  inactivityS?: number;
+  /** The origin the token is sent to: fetches from it never follow a redirect (see noRedirectArgs). */
+  tokenOrigin?: string;
   signal?: AbortSignal;
 }
+
+/** The GitRun for a stage: git's environment, the token's origin, the bounds. */
+export function gitRun(opts: {
+  base: NodeJS.ProcessEnv;
+  auth?: GitAuth;
+  inactivityS?: number;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}): GitRun {
+  const inactivityS = opts.inactivityS ?? DEFAULT_INACTIVITY_S;
+  return {
+    env: gitEnv(opts.base, opts.auth, inactivityS),
+    timeoutMs: opts.timeoutMs ?? 600_000,
+    inactivityS,
+    tokenOrigin: tokenOrigin(opts.auth),
+    signal: opts.signal,
+  };
+}
+
+/**
+ * `-c http.<url>/.followRedirects=false` for a fetch from the token's origin. git picks an http.<url>.*
+ * setting by how specific its URL is (host, then path length, then user), and a command-line `-c` comes
+ * after every config file and GIT_CONFIG_PARAMETERS it inherits: the exact URL git matches (with the
+ * trailing slash git adds, the user but never the password) cannot be outranked, so no configuration
+ * can make git carry the token's header to wherever a redirect points.
+ */
+export function noRedirectArgs(url: string, run: GitRun): string[] {
+  if (!run.tokenOrigin || !/^https?:\/\//i.test(url)) return [];
+  const u = new URL(url);
+  if (u.origin !== run.tokenOrigin) return [];
+  const user = u.username ? `${u.username}@` : "";
+  const path = u.pathname.endsWith("/") ? u.pathname : `${u.pathname}/`;
+  return ["-c", `http.${u.protocol}//${user}${u.host}${path}.followRedirects=false`];
+}
+
+/**
+ * Process groups of git commands still running. Each git runs detached (its own group), so a signal
+ * to the stager's group no longer reaches it: the CLI's signal handler and process exit kill these.
+ */
+const liveGroups = new Set<number>();
+let exitHook = false;
 
 /** Kills a detached child's whole process group: git-remote-http children would otherwise live on. */
 function killGroup(pid: number | undefined): void {
@@ -134,44 +188,131 @@ function killGroup(pid: number | undefined): void {
   }
 }
 
+/** Kills every git process group this process started and that is still running (signal handlers). */
+export function killGitGroups(): void {
+  for (const pgid of liveGroups) killGroup(pgid);
+  liveGroups.clear();
+}
+
+/** Spawns git by name (so PATH decides which git) with argv only, never through a shell, detached. */
+function spawnGit(args: string[], run: GitRun, stdin: "pipe" | "ignore"): ChildProcess {
+  if (!exitHook) {
+    exitHook = true;
+    process.once("exit", killGitGroups);
+  }
+  // Its own process group, so a timeout or an abort kills git's helpers (git-remote-http, index-pack)
+  // with it: they hold its pipes open, and a run waiting on those pipes would never end.
+  const child = spawn("git", args, { env: run.env, stdio: [stdin, "pipe", "pipe"], detached: true });
+  const pid = child.pid;
+  if (pid !== undefined) {
+    liveGroups.add(pid);
+    // Not "close": that waits for the pipes, which a surviving helper may hold. The group is killed once
+    // more on the way out in case a helper outlives git itself.
+    child.once("exit", () => {
+      killGroup(pid);
+      liveGroups.delete(pid);
+    });
+  }
+  return child;
+}
+
+/**
+ * Kills `child`'s group when it shows no sign of life (a byte of output or progress) for `seconds` while
+ * armed. Returns the controls; `fired` says whether it did.
+ */
+function watchdog(child: ChildProcess, seconds: number) {
+  let timer: NodeJS.Timeout | undefined;
+  const state = {
+    fired: false,
+    arm() {
+      // refresh(): called per chunk of output, so no new timer each time.
+      if (timer) timer.refresh();
+      else
+        timer = setTimeout(() => {
+          state.fired = true;
+          killGroup(child.pid);
+        }, seconds * 1000);
+    },
+    disarm() {
+      clearTimeout(timer);
+      timer = undefined;
+    },
+  };
+  return state;
+}
+
+/** Drops git's progress meter lines, keeping what explains a failure. */
+function withoutProgress(stderr: string): string {
+  return stderr
+    .split(/[\r\n]+/)
+    .filter(
+      (line) =>
+        line.trim() !== "" &&
+        !/^(remote: )?[A-Za-z][A-Za-z ]*: +\d+% \(\d+\/\d+\)|^(remote: )?(Enumerating|Counting|Compressing|Total) /.test(
+          line,
+        ),
+    )
+    .join("\n");
+}
+
+const idleMessage = (command: string, seconds: number) =>
+  `${command}: no output or progress for ${seconds} s (the inactivity bound, --git-timeout-s): killed it and its helpers`;
+
 interface GitResult {
   stdout: Buffer;
   stderr: string;
 }
 
-/** Runs git by name (so PATH decides which git) with argv only, never through a shell. */
+/** The subcommand, for messages: "git fetch", not "git --git-dir <dir>". */
+function commandOf(args: string[]): string {
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--git-dir" || args[i] === "-c") i++;
+    else return `git ${args[i]}`;
+  }
+  return "git";
+}
+
+/**
+ * Runs git to completion. Bounded twice: by inactivity (no output or progress for run.inactivityS) and by
+ * run.timeoutMs overall; either kills the whole process group.
+ */
 export function git(args: string[], run: GitRun, input?: string): Promise<GitResult> {
-  // Name the subcommand in errors, not the leading "--git-dir <dir>".
-  const command = `git ${args[0] === "--git-dir" ? args[2] : args[0]}`;
+  const command = commandOf(args);
+  const seconds = run.inactivityS ?? DEFAULT_INACTIVITY_S;
   return new Promise((resolve, reject) => {
-    // Its own process group, so a timeout or an abort kills git's helpers (git-remote-http) with it: they
-    // hold its pipes open, and a run waiting on those pipes would never end.
-    const child = spawn("git", args, {
-      env: run.env,
-      stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
-      detached: true,
-    });
+    if (run.signal?.aborted) return reject(new GitError(`${command}: aborted`, "transient"));
+    const child = spawnGit(args, run, input === undefined ? "ignore" : "pipe");
     const onAbort = () => killGroup(child.pid);
     run.signal?.addEventListener("abort", onAbort, { once: true });
+    const idle = watchdog(child, seconds);
+    idle.arm();
     const out: Buffer[] = [];
     let stderr = "";
-    child.stdout?.on("data", (chunk: Buffer) => out.push(chunk));
+    child.stdout?.on("data", (chunk: Buffer) => {
+      idle.arm();
+      out.push(chunk);
+    });
     child.stderr?.on("data", (chunk: Buffer) => {
+      idle.arm();
       // Keep the tail only: progress output from a big fetch can be long.
       stderr = (stderr + chunk.toString("utf8")).slice(-16_384);
     });
     const timer = setTimeout(() => killGroup(child.pid), run.timeoutMs);
-    child.on("error", (err) => {
+    const done = () => {
       clearTimeout(timer);
+      idle.disarm();
       run.signal?.removeEventListener("abort", onAbort);
+    };
+    child.on("error", (err) => {
+      done();
       reject(new GitError(`${command}: ${err.message}`, "transient"));
     });
     child.on("close", (code, sig) => {
-      clearTimeout(timer);
-      run.signal?.removeEventListener("abort", onAbort);
+      done();
       if (code === 0) return resolve({ stdout: Buffer.concat(out), stderr });
+      if (idle.fired) return reject(new GitError(idleMessage(command, seconds), "transient", stderr));
       const how = sig ? `was killed (${sig})` : `exited ${code}`;
-      const detail = redactUrl(stderr.trim().split("\n").slice(-3).join(" | "));
+      const detail = redactUrl(withoutProgress(stderr).trim().split("\n").slice(-3).join(" | "));
       // A killed git (OOM killer, timeout) is the textbook transient failure.
       const kind = sig ? "transient" : classifyGitFailure(stderr);
       reject(new GitError(`${command} ${how}${detail ? `: ${detail}` : ""}`, kind, stderr));
@@ -215,9 +356,11 @@ export interface FetchOutcome {
 }
 
 // --no-auto-maintenance: otherwise every fetch forks `git maintenance run --auto` just to learn it is off.
+// --progress: the progress meter (on stderr even when it is no terminal) is the sign of life the
+// inactivity bound watches; a transfer that moves data updates it every second.
 const FETCH = [
   "fetch",
-  "--quiet",
+  "--progress",
   "--no-tags",
   "--no-write-fetch-head",
   "--no-recurse-submodules",
@@ -240,7 +383,7 @@ export async function fetchCommit(
       return await fetchFrom(gitDir, url, sha, run);
     } catch (err) {
       if (!(err instanceof GitError) || !REDIRECTED.test(err.stderr) || hops >= 5) throw err;
-      url = await sameOriginRedirect(url, run.timeoutMs);
+      url = await sameOriginRedirect(url, (run.inactivityS ?? DEFAULT_INACTIVITY_S) * 1000);
     }
   }
 }
@@ -249,16 +392,15 @@ const REDIRECTED = /returned error: 30[12378]\b/;
 
 /**
  * Where a redirecting git URL points, asked without the token. A redirect within the same origin (scheme,
- * host and port) is followed; one to another host is a failure, and the token is never sent there.
+ * host and port) is followed; one to another host is a failure, and the token is never sent there. The
+ * question is bounded like any git operation: by the inactivity bound (a server that redirects and then
+ * falls silent must not hold the entry longer than one that is silent from the start).
  */
 export async function sameOriginRedirect(url: string, timeoutMs: number): Promise<string> {
   const probe = `${url}/info/refs?service=git-upload-pack`;
   let res: Response;
   try {
-    res = await fetch(probe, {
-      redirect: "manual",
-      signal: AbortSignal.timeout(Math.min(timeoutMs, 60_000)),
-    });
+    res = await fetch(probe, { redirect: "manual", signal: AbortSignal.timeout(timeoutMs) });
   } catch (err) {
     throw new GitError(
       `${redactUrl(url)} redirects, and asking where failed: ${(err as Error).message}`,
@@ -279,23 +421,24 @@ export async function sameOriginRedirect(url: string, timeoutMs: number): Promis
 }
 
 async function fetchFrom(gitDir: string, url: string, sha: string, run: GitRun): Promise<FetchOutcome> {
+  const pin = noRedirectArgs(url, run);
   try {
     // A fetch by SHA fails outright when the commit is absent, so success needs no second check.
-    await git(["--git-dir", gitDir, ...FETCH, "--depth=1", url, sha], run);
+    await git([...pin, "--git-dir", gitDir, ...FETCH, "--depth=1", url, sha], run);
     return {};
   } catch (err) {
     if (!(err instanceof GitError) || err.kind !== "refused") throw err;
   }
   // Branches and tags: a pin may be reachable only from a release tag.
   const refs = ["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"];
-  await git(["--git-dir", gitDir, ...FETCH, "--depth=1", url, ...refs], run);
+  await git([...pin, "--git-dir", gitDir, ...FETCH, "--depth=1", url, ...refs], run);
   let depth = 1;
   for (let step = 16; ; step *= 4) {
     if (await hasCommit(gitDir, sha, run)) return { fallback: { depth } };
     if (!(await isShallow(gitDir, run))) {
       throw new GitError(`commit ${sha} is not on any branch of the repository`, "missing-ref");
     }
-    await git(["--git-dir", gitDir, ...FETCH, `--deepen=${step}`, url, ...refs], run);
+    await git([...pin, "--git-dir", gitDir, ...FETCH, `--deepen=${step}`, url, ...refs], run);
     depth += step;
   }
 }

@@ -35,7 +35,16 @@ import {
   ownership,
   STATE_DIR,
 } from "./destination";
-import { fetchCommit, GitError, type GitRun, gitEnv, initBare, readCommit, redactUrl } from "./git";
+import {
+  DEFAULT_INACTIVITY_S,
+  fetchCommit,
+  GitError,
+  type GitRun,
+  gitRun,
+  initBare,
+  readCommit,
+  redactUrl,
+} from "./git";
 import { acquireLock } from "./lock";
 import type { Progress } from "./progress";
 import { checkTree, DIR_MODE, FILE_MODE, hashTree, requiredFileProblems, TreeError, writeTree } from "./tree";
@@ -56,6 +65,26 @@ export const DEFAULT_GITHUB_BASE_URL = "https://github.com";
  * of git processes at depth 1 (bench: 160 MiB at 8), far from what OOM-killed the old full clones.
  */
 export const DEFAULT_CONCURRENCY = 8;
+/** Tries per entry for transient failures, and the first retry delay (doubled after each try). */
+export const DEFAULT_ATTEMPTS = 3;
+export const DEFAULT_RETRY_DELAY_MS = 1000;
+/** What killing a timed-out git's process group and starting the next try may add to each try. */
+export const GIT_KILL_SLACK_MS = 2000;
+
+/**
+ * The longest an entry can take against a server that accepts connections and never answers: each try
+ * ends at its first silent wait (a git operation or a redirect probe, each bounded by the inactivity
+ * bound), and the retry delays come between the tries.
+ */
+export function silentServerBoundMs(
+  attempts = DEFAULT_ATTEMPTS,
+  inactivityS = DEFAULT_INACTIVITY_S,
+  retryDelayMs = DEFAULT_RETRY_DELAY_MS,
+): number {
+  let delays = 0;
+  for (let i = 1; i < attempts; i++) delays += retryDelayMs * 2 ** (i - 1);
+  return attempts * (inactivityS * 1000 + GIT_KILL_SLACK_MS) + delays;
+}
 
 export type Action = "fetched" | "unchanged" | "removed";
 
@@ -113,7 +142,10 @@ export interface StageOptions {
   retryDelayMs?: number;
   /** Hard cap on one git process (a backstop); default 10 minutes. */
   gitTimeoutMs?: number;
-  /** A git transfer that moves less than a byte a second for this long fails (default 30 s). */
+  /**
+   * Inactivity bound (default 30 s): a git operation that prints no output or progress for this long is
+   * killed with its process group, and a transfer under a byte a second for this long fails.
+   */
   gitInactivityS?: number;
   progress: Progress;
   /** Base environment for git children. */
@@ -343,15 +375,17 @@ function describeFailure(err: unknown, entry: PlannedEntry, url: string, attempt
 export async function stage(opts: StageOptions): Promise<StageResult> {
   const layout = new Layout(opts.dest);
   const { progress } = opts;
-  const attempts = Math.max(1, opts.attempts ?? 3);
-  const retryDelayMs = opts.retryDelayMs ?? 1000;
+  const attempts = Math.max(1, opts.attempts ?? DEFAULT_ATTEMPTS);
+  const retryDelayMs = opts.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS;
   const auth = opts.token
     ? { baseUrl: opts.gitBaseUrl ?? DEFAULT_GIT_BASE_URL, token: opts.token }
     : undefined;
-  const run: GitRun = {
-    env: gitEnv(opts.env ?? process.env, auth, opts.gitInactivityS),
-    timeoutMs: opts.gitTimeoutMs ?? 600_000,
-  };
+  const run: GitRun = gitRun({
+    base: opts.env ?? process.env,
+    auth,
+    inactivityS: opts.gitInactivityS,
+    timeoutMs: opts.gitTimeoutMs,
+  });
 
   const planned = entriesOf(opts.manifest);
   // Read-only checks first: a destination the stager does not own, or one with a symlink where it manages

@@ -327,6 +327,7 @@ export interface EntrySpec {
   repo: string;
   ref: string;
   private?: boolean;
+  provider?: "github";
 }
 
 export type ManifestSpec = Partial<Record<List, EntrySpec[]>>;
