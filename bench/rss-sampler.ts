@@ -17,6 +17,12 @@ export interface RssPeak {
   atPeak: { nodeBytes: number; gitBytes: number; otherBytes: number; processes: number };
   /** Highest summed RSS of git processes alone (git, git-remote-http, index-pack...). */
   peakGitBytes: number;
+  /** Highest summed RSS of the node processes alone (the stager), sampled. */
+  peakNodeBytes: number;
+  /** Highest VmHWM (the kernel's own peak, so no sample can miss it) of any one node process. */
+  peakNodeHwmBytes: number;
+  /** Highest VmHWM seen of any one git process (read while it lives, so its last moments may be missed). */
+  peakGitHwmBytes: number;
   peakProcesses: number;
   /** Most git-remote-http processes alive at once: one per fetch or clone in flight. */
   peakRemoteHelpers: number;
@@ -58,10 +64,12 @@ function tree(root: number): number[] {
   return out;
 }
 
-function rssBytes(pid: number): number {
+function memory(pid: number): { rss: number; hwm: number } {
   // Zombies have no VmRSS line: they hold no memory any more.
-  const m = /^VmRSS:\s+(\d+) kB$/m.exec(read(`/proc/${pid}/status`));
-  return m?.[1] ? Number(m[1]) * 1024 : 0;
+  const status = read(`/proc/${pid}/status`);
+  const kib = (key: string) =>
+    Number(new RegExp(`^${key}:\\s+(\\d+) kB$`, "m").exec(status)?.[1] ?? 0) * 1024;
+  return { rss: kib("VmRSS"), hwm: kib("VmHWM") };
 }
 
 /** comm and CPU ticks from /proc/<pid>/stat (fields 2 and 14-17; comm may itself contain ") "). */
@@ -75,18 +83,32 @@ function stat(pid: number): { comm: string; user: number; sys: number } {
 }
 
 function sample(root: number) {
-  const s = { nodeBytes: 0, gitBytes: 0, otherBytes: 0, processes: 0, remoteHelpers: 0, user: 0, sys: 0 };
+  const s = {
+    nodeBytes: 0,
+    nodeHwm: 0,
+    gitHwm: 0,
+    gitBytes: 0,
+    otherBytes: 0,
+    processes: 0,
+    remoteHelpers: 0,
+    user: 0,
+    sys: 0,
+  };
   // tree() lists parents before children: a child reaped between the two reads is then missed, never
   // counted twice (once in the parent's cutime, once itself), so the highest sum is a safe estimate.
   for (const pid of tree(root)) {
     const { comm, user, sys } = stat(pid);
-    const rss = rssBytes(pid);
+    const { rss, hwm } = memory(pid);
     s.user += user;
     s.sys += sys;
     s.processes++;
-    if (comm === "node") s.nodeBytes += rss;
-    else if (comm === "git" || comm.startsWith("git-")) s.gitBytes += rss;
-    else s.otherBytes += rss;
+    if (comm === "node") {
+      s.nodeBytes += rss;
+      s.nodeHwm = Math.max(s.nodeHwm, hwm);
+    } else if (comm === "git" || comm.startsWith("git-")) {
+      s.gitBytes += rss;
+      s.gitHwm = Math.max(s.gitHwm, hwm);
+    } else s.otherBytes += rss;
     if (comm.startsWith("git-remote-http")) s.remoteHelpers++;
   }
   return s;
@@ -107,6 +129,9 @@ function main(): void {
         peakBytes: 0,
         atPeak: { nodeBytes: 0, gitBytes: 0, otherBytes: 0, processes: 0 },
         peakGitBytes: 0,
+        peakNodeBytes: 0,
+        peakNodeHwmBytes: 0,
+        peakGitHwmBytes: 0,
         peakProcesses: 0,
         peakRemoteHelpers: 0,
         cpuUserTicks: 0,
@@ -128,6 +153,9 @@ function main(): void {
           };
         }
         p.peakGitBytes = Math.max(p.peakGitBytes, s.gitBytes);
+        p.peakNodeBytes = Math.max(p.peakNodeBytes, s.nodeBytes);
+        p.peakNodeHwmBytes = Math.max(p.peakNodeHwmBytes, s.nodeHwm);
+        p.peakGitHwmBytes = Math.max(p.peakGitHwmBytes, s.gitHwm);
         p.peakProcesses = Math.max(p.peakProcesses, s.processes);
         p.peakRemoteHelpers = Math.max(p.peakRemoteHelpers, s.remoteHelpers);
         if (s.user + s.sys > p.cpuUserTicks + p.cpuSysTicks) {

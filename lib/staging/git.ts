@@ -1,9 +1,9 @@
 /**
- * Git I/O for the stager: fetch one pinned commit into a private bare repository and read its tree as
- * raw blobs. Nothing here knows about manifests or staging layout.
+ * Git I/O for the stager: fetch one pinned commit into a private bare repository, read its trees, and
+ * stream its blobs, raw, to files the caller opens. Nothing here knows about manifests or staging layout.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { TreeError } from "./tree";
 
@@ -450,103 +450,526 @@ export interface TreeEntry {
   path: string;
 }
 
+/** Where one blob's bytes go: `open` is called when they start to arrive, `close` after the last. */
+export interface BlobSink {
+  oid: string;
+  open(): number;
+  close(fd: number): void;
+}
+
 export interface CommitContents {
   /** Committer time (seconds): the staged files' mtime, so it is the same on every machine. */
   time: number;
   files: TreeEntry[];
-  blobs: Map<string, Buffer>;
+  /** Symlink path -> target (the link blob's bytes as UTF-8). */
+  links: Map<string, string>;
+  /**
+   * Streams the named blobs, raw, each into the file descriptor its sink opens: no blob is ever held in
+   * memory whole, whatever its size. Only blobs of the tree (checked by readCommit) can be asked for.
+   */
+  writeBlobs(sinks: BlobSink[]): Promise<void>;
+  /** Ends the cat-file process; call it once the blobs are written, or on any failure. */
+  close(): Promise<void>;
 }
 
-/** Splits `cat-file --batch` output into objects. */
-function parseBatch(out: Buffer): Map<string, { type: string; data: Buffer }> {
-  const objects = new Map<string, { type: string; data: Buffer }>();
-  let at = 0;
-  while (at < out.length) {
-    const eol = out.indexOf(0x0a, at);
-    const [oid = "", type = "", size] = out.subarray(at, eol).toString("utf8").split(" ");
-    if (size === undefined)
-      throw new GitError(`cat-file: unexpected answer for ${oid} (${type})`, "transient");
-    const start = eol + 1;
-    objects.set(oid, { type, data: out.subarray(start, start + Number(size)) });
-    at = start + Number(size) + 1;
-  }
-  return objects;
+/** Longest symlink target Linux stores (PATH_MAX less the terminating NUL). */
+const MAX_LINK_BYTES = 4095;
+/** A commit or tree object larger than this is not a template's: refused rather than read into memory. */
+const MAX_METADATA_BYTES = 64 * 1024 * 1024;
+
+interface Pending {
+  oid: string;
+  /** Only the header ("info", --batch-command): start() gets the type and size, and no body follows. */
+  info?: boolean;
+  /** Called with the object's type and size once its header arrives; returns where its bytes go. */
+  start(type: string, size: number): { data(chunk: Buffer): void; end(): void };
+  missing(): void;
+  fail(err: Error): void;
 }
 
 /**
- * Reads the pinned commit's whole tree as raw bytes with one `cat-file --batch-all-objects` (after a
- * depth-1 fetch the repository holds exactly that commit's objects) and walks its trees here. Raw bytes,
- * not a checkout: no eol conversion, smudge filter or user config can change what is staged, which keeps
- * the tree byte-identical everywhere; and one git process instead of an ls-tree plus a cat-file.
+ * One long-lived `git cat-file --batch`: objects are asked for by id and answered in order, each body
+ * handed on chunk by chunk as it arrives, so memory does not grow with object size. Requests may be
+ * pipelined (many written before the first answer). Watched for inactivity only while an answer is due.
  */
-export async function readCommit(gitDir: string, sha: string, run: GitRun): Promise<CommitContents> {
-  const { stdout } = await git(
-    ["--git-dir", gitDir, "cat-file", "--batch-all-objects", "--batch", "--unordered"],
-    run,
-  );
-  const objects = parseBatch(stdout);
-  const commitObject = objects.get(sha);
-  if (commitObject?.type !== "commit")
-    throw new GitError(`object ${sha} (commit) missing after fetch`, "transient");
-  const commit = commitObject.data.toString("utf8");
-  const time = Number(/^committer .* (\d+) [+-]\d{4}$/m.exec(commit)?.[1]);
-  const root = /^tree ([0-9a-f]{40})$/m.exec(commit)?.[1];
-  if (!Number.isFinite(time) || !root)
-    throw new GitError(`commit ${sha}: malformed commit object`, "transient");
+class CatFile {
+  private readonly child: ChildProcess;
+  private readonly queue: Pending[] = [];
+  private readonly idle: ReturnType<typeof watchdog>;
+  private readonly seconds: number;
+  private header = Buffer.alloc(0);
+  /** The object whose bytes are arriving, and who asked for it (failed too if git dies mid-object). */
+  private body:
+    | { remaining: number; pending: Pending; sink: { data(chunk: Buffer): void; end(): void } }
+    | undefined;
+  private failed: Error | undefined;
+  private stderr = "";
+  private closing = false;
 
-  // What is wrong with the tree itself, path by path: a crafted tree is permanent, never a fetch problem.
-  const problems: string[] = [];
-  const object = (oid: string, type: string, path: string): Buffer | undefined => {
-    const found = objects.get(oid);
-    if (found?.type === type) return found.data;
-    problems.push(
-      found
-        ? `${path}: the tree says ${type}, but ${oid} is a ${found.type}, not a ${type}`
-        : `${path}: ${type} ${oid} is not among the fetched objects`,
-    );
-    return undefined;
-  };
-  const files: TreeEntry[] = [];
-  const blobs = new Map<string, Buffer>();
-  const walk = (treeOid: string, prefix: string): void => {
-    // Tree object: repeated "<octal mode> <name>\0<20-byte binary oid>".
-    const tree = object(treeOid, "tree", prefix ? prefix.slice(0, -1) : "(root tree)");
-    if (!tree) return;
-    const names = new Set<string>();
+  private readonly buffered: boolean;
+  private answered = false;
+  private flushing = false;
+
+  /**
+   * "command": `--batch-command --buffer` (git 2.36 and later), which answers both `info` (type and size
+   * only) and `contents`, at each `flush`, so one process serves a whole entry. "batch": `--batch`,
+   * contents only. "buffered": `--batch --buffer`, not flushed after each object, for a batch whose
+   * requests are all known at once (stream): answers then come only as git's buffer fills and when its
+   * input ends, so it serves exactly one stream() and nothing else.
+   */
+  constructor(
+    gitDir: string,
+    run: GitRun,
+    private readonly mode: "command" | "batch" | "buffered",
+  ) {
+    this.seconds = run.inactivityS ?? DEFAULT_INACTIVITY_S;
+    this.buffered = mode === "buffered";
+    // Raw objects: no --textconv/--filters, so no attribute, eol rule or user config alters a byte.
+    const how =
+      mode === "command"
+        ? ["--batch-command", "--buffer"]
+        : mode === "batch"
+          ? ["--batch"]
+          : ["--batch", "--buffer"];
+    this.child = spawnGit(["--git-dir", gitDir, "cat-file", ...how], run, "pipe");
+    this.idle = watchdog(this.child, this.seconds);
+    this.child.stdout?.on("data", (chunk: Buffer) => this.onData(chunk));
+    this.child.stderr?.on("data", (chunk: Buffer) => {
+      this.stderr = (this.stderr + chunk.toString("utf8")).slice(-4096);
+    });
+    this.child.stdin?.on("error", () => {});
+    this.child.on("error", (err) => this.fail(new GitError(`git cat-file: ${err.message}`, "transient")));
+    this.child.on("close", (code, sig) => {
+      this.idle.disarm();
+      if (this.idle.fired)
+        return this.fail(new GitError(idleMessage("git cat-file", this.seconds), "transient"));
+      if (this.queue.length === 0 && !this.body) return;
+      if (this.mode === "command" && code === 129 && !this.answered)
+        return this.fail(new BatchCommandUnsupported(this.stderr.trim()));
+      const how = sig ? `was killed (${sig})` : `exited ${code}`;
+      this.fail(new GitError(`git cat-file ${how}: ${this.stderr.trim()}`, "transient", this.stderr));
+    });
+  }
+
+  request(pending: Pending): void {
+    if (this.failed || this.closing) {
+      pending.fail(this.failed ?? new Error("cat-file closed"));
+      return;
+    }
+    this.queue.push(pending);
+    this.idle.arm();
+    if (this.mode !== "command") {
+      this.child.stdin?.write(`${pending.oid}\n`);
+      return;
+    }
+    this.child.stdin?.write(`${pending.info ? "info" : "contents"} ${pending.oid}\n`);
+    // Buffered: git answers at a flush. Requests made in one go (a tree's subtrees, all of a tree's
+    // blobs) share one flush, so git writes them out in large pieces, not one write per object.
+    if (!this.flushing) {
+      this.flushing = true;
+      queueMicrotask(() => {
+        this.flushing = false;
+        if (!this.failed && !this.closing) this.child.stdin?.write("flush\n");
+      });
+    }
+  }
+
+  /** The object's type, or undefined when absent; its content is not read ("command" mode only). */
+  info(oid: string): Promise<string | undefined> {
+    return new Promise((resolve, reject) => {
+      this.request({
+        oid,
+        info: true,
+        missing: () => resolve(undefined),
+        fail: reject,
+        start: (type) => {
+          resolve(type);
+          return { data: () => {}, end: () => {} };
+        },
+      });
+    });
+  }
+
+  /** No more requests: a buffered cat-file then writes out everything and exits. */
+  private endInput(): void {
+    this.closing = true;
+    this.child.stdin?.end();
+  }
+
+  /** The object's type and whole content, or undefined when absent; larger than `max` is an error. */
+  read(oid: string, max: number): Promise<{ type: string; data: Buffer } | undefined> {
+    return new Promise((resolve, reject) => {
+      this.request({
+        oid,
+        missing: () => resolve(undefined),
+        fail: reject,
+        start: (type, size) => {
+          const parts: Buffer[] = [];
+          const tooBig = size > max;
+          return {
+            data: (chunk) => {
+              if (!tooBig) parts.push(chunk);
+            },
+            end: () =>
+              tooBig
+                ? reject(new TreeError(`object ${oid} (${type}) is ${size} bytes, more than ${max} allowed`))
+                : resolve({ type, data: Buffer.concat(parts, size) }),
+          };
+        },
+      });
+    });
+  }
+
+  /** Each sink's blob into its file, pipelined; the first failure rejects (and later bytes are dropped). */
+  stream(sinks: BlobSink[]): Promise<void> {
+    if (sinks.length === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      let left = sinks.length;
+      let failed = false;
+      const fail = (err: unknown) => {
+        if (failed) return;
+        failed = true;
+        reject(err);
+      };
+      for (const sink of sinks) {
+        let fd: number | undefined;
+        this.request({
+          oid: sink.oid,
+          missing: () => fail(new TreeError(`blob ${sink.oid} is not among the fetched objects`)),
+          fail: (err) => {
+            // git died mid-blob: the file it was writing is abandoned with the rest of the tree.
+            if (fd !== undefined) closeSync(fd);
+            fd = undefined;
+            fail(err);
+          },
+          start: (type) => {
+            if (failed || type !== "blob") {
+              if (type !== "blob") fail(new TreeError(`${sink.oid} is a ${type}, not a blob`));
+              return { data: () => {}, end: () => {} };
+            }
+            try {
+              fd = sink.open();
+            } catch (err) {
+              fail(err);
+            }
+            return {
+              data: (chunk) => {
+                if (fd === undefined || failed) return;
+                try {
+                  // Synchronous: the pipe is not read again until the chunk is on disk, so git is held
+                  // back instead of its output piling up here.
+                  for (let at = 0; at < chunk.length; ) at += writeSync(fd, chunk, at);
+                } catch (err) {
+                  fail(err);
+                }
+              },
+              end: () => {
+                if (fd !== undefined) {
+                  const done = fd;
+                  fd = undefined;
+                  try {
+                    sink.close(done);
+                  } catch (err) {
+                    fail(err);
+                  }
+                }
+                if (--left === 0 && !failed) resolve();
+              },
+            };
+          },
+        });
+      }
+      if (this.buffered) this.endInput();
+    });
+  }
+
+  /** Ends git (killed if an answer is still due: it may be mid-object) and resolves once it is gone. */
+  close(): Promise<void> {
+    this.closing = true;
+    this.idle.disarm();
+    const gone = new Promise<void>((resolve) => {
+      if (this.child.exitCode !== null || this.child.signalCode !== null) resolve();
+      else this.child.once("close", () => resolve());
+    });
+    this.child.stdin?.end();
+    if (this.queue.length > 0 || this.body) killGroup(this.child.pid);
+    return gone;
+  }
+
+  private fail(err: Error): void {
+    this.failed ??= err;
+    const current = this.body?.pending;
+    this.body = undefined;
+    for (const p of [...(current ? [current] : []), ...this.queue.splice(0)]) p.fail(this.failed);
+    killGroup(this.child.pid);
+  }
+
+  private onData(chunk: Buffer): void {
+    this.idle.arm();
     let at = 0;
-    while (at < tree.length) {
-      const space = tree.indexOf(0x20, at);
-      const nul = tree.indexOf(0, space);
-      const mode = tree.subarray(at, space).toString("latin1");
-      const name = tree.subarray(space + 1, nul).toString("utf8");
-      const path = prefix + name;
-      const oid = tree.subarray(nul + 1, nul + 21).toString("hex");
-      at = nul + 21;
-      // Git never writes these; a tree that has them was made by hand to escape the entry or to collide.
-      if (name === "" || name === "." || name === ".." || name.includes("/")) {
-        const why = name.includes("/") ? "contains '/'" : "is not a file name";
-        problems.push(`${path || "(empty name)"}: tree entry name '${name}' ${why}`);
+    while (at < chunk.length && !this.failed) {
+      if (this.body) {
+        const take = Math.min(this.body.remaining, chunk.length - at);
+        // The body is followed by one LF, not part of the object.
+        const content = Math.min(take, this.body.remaining - 1);
+        if (content > 0) this.body.sink.data(chunk.subarray(at, at + content));
+        this.body.remaining -= take;
+        at += take;
+        if (this.body.remaining === 0) {
+          const { sink } = this.body;
+          this.body = undefined;
+          sink.end();
+        }
         continue;
       }
-      if (names.has(name)) problems.push(`${path}: appears twice in one tree`);
-      names.add(name);
-      if (mode === "40000") {
-        walk(oid, `${path}/`);
-      } else if (mode === "160000") {
-        files.push({ mode, type: "commit", oid, path });
-      } else if (mode === "100644" || mode === "100755" || mode === "120000" || mode === "100664") {
-        // 100664: what very old git wrote for a plain file; git reads it as 100644.
-        files.push({ mode: mode === "100664" ? "100644" : mode, type: "blob", oid, path });
-        const blob = object(oid, "blob", path);
-        if (blob) blobs.set(oid, blob);
-      } else {
-        problems.push(
-          `${path}: unsupported mode ${mode} (git writes 100644, 100755, 120000, 160000 or 40000)`,
-        );
+      const eol = chunk.indexOf(0x0a, at);
+      if (eol < 0) {
+        this.header = Buffer.concat([this.header, chunk.subarray(at)]);
+        if (this.header.length > 1024) this.fail(new GitError("git cat-file: malformed answer", "transient"));
+        return;
       }
+      const line =
+        this.header.length > 0
+          ? Buffer.concat([this.header, chunk.subarray(at, eol)]).toString("utf8")
+          : chunk.toString("utf8", at, eol);
+      if (this.header.length > 0) this.header = Buffer.alloc(0);
+      at = eol + 1;
+      const pending = this.queue.shift();
+      if (!pending) {
+        this.fail(new GitError(`git cat-file: unexpected answer ${line}`, "transient"));
+        return;
+      }
+      const [oid = "", type = "", sizeText] = line.split(" ");
+      if (sizeText === undefined) {
+        this.answered = true;
+        if (type === "missing") {
+          pending.missing();
+          continue;
+        }
+        this.fail(new GitError(`git cat-file: unexpected answer for ${oid} (${type})`, "transient"));
+        return;
+      }
+      this.answered = true;
+      const size = Number(sizeText);
+      const sink = pending.start(type, size);
+      if (pending.info) sink.end();
+      else this.body = { remaining: size + 1, pending, sink };
     }
+    if (this.queue.length === 0 && !this.body) this.idle.disarm();
+  }
+}
+
+/** `git cat-file --batch-command` is unknown to this git (before 2.36). */
+class BatchCommandUnsupported extends Error {}
+
+/** The PATHs (so: the gits) found to have no --batch-command, learned at the first entry they read. */
+const withoutBatchCommand = new Set<string>();
+
+/** Object ids and types of many objects at once (`cat-file --batch-check`): no content is read. */
+async function objectTypes(gitDir: string, oids: string[], run: GitRun): Promise<Map<string, string>> {
+  const types = new Map<string, string>();
+  const unique = [...new Set(oids)];
+  if (unique.length === 0) return types;
+  const { stdout } = await git(
+    ["--git-dir", gitDir, "cat-file", "--batch-check=%(objectname) %(objecttype)"],
+    run,
+    `${unique.join("\n")}\n`,
+  );
+  for (const line of stdout.toString("utf8").split("\n")) {
+    const [oid, type] = line.split(" ");
+    if (oid && type && type !== "missing") types.set(oid, type);
+  }
+  return types;
+}
+
+type WalkItem = { problem: string } | { file: TreeEntry };
+
+/**
+ * Reads the pinned commit's tree, and only that: the commit, its trees, its symlink targets and every
+ * other blob's type (not its content) through one `cat-file --batch-command`, which writeBlobs then uses
+ * to stream the blobs. A git before 2.36 has no --batch-command: there a `cat-file --batch` walks, a
+ * `--batch-check` gives the types and a buffered `--batch` streams, one after another. Either way one
+ * git process at a time. After a fallback fetch the repository holds whole branch histories: none of that
+ * is read. Trees are walked here, from raw bytes, not checked out: no eol conversion, smudge filter or
+ * user config can change what is staged, which keeps the tree byte-identical everywhere.
+ */
+export async function readCommit(gitDir: string, sha: string, run: GitRun): Promise<CommitContents> {
+  const which = run.env.PATH ?? "";
+  if (!withoutBatchCommand.has(which)) {
+    try {
+      return await readPinnedTree(gitDir, sha, run, true);
+    } catch (err) {
+      if (!(err instanceof BatchCommandUnsupported)) throw err;
+      withoutBatchCommand.add(which);
+    }
+  }
+  return readPinnedTree(gitDir, sha, run, false);
+}
+
+async function readPinnedTree(
+  gitDir: string,
+  sha: string,
+  run: GitRun,
+  single: boolean,
+): Promise<CommitContents> {
+  const notFetched = (path: string, type: string, oid: string) =>
+    `${path}: ${type} ${oid} is not among the fetched objects`;
+  const wrongType = (path: string, type: string, oid: string, found: string) =>
+    `${path}: the tree says ${type}, but ${oid} is a ${found}, not a ${type}`;
+
+  const trees = new CatFile(gitDir, run, single ? "command" : "batch");
+  const links = new Map<string, string>();
+  let time: number;
+  let items: WalkItem[];
+  try {
+    const commitObject = await trees.read(sha, MAX_METADATA_BYTES);
+    if (commitObject?.type !== "commit")
+      throw new GitError(`object ${sha} (commit) missing after fetch`, "transient");
+    const commit = commitObject.data.toString("utf8");
+    time = Number(/^committer .* (\d+) [+-]\d{4}$/m.exec(commit)?.[1]);
+    const root = /^tree ([0-9a-f]{40})$/m.exec(commit)?.[1];
+    if (!Number.isFinite(time) || !root)
+      throw new GitError(`commit ${sha}: malformed commit object`, "transient");
+
+    const symlink = async (file: TreeEntry): Promise<WalkItem[]> => {
+      let found: { type: string; data: Buffer } | undefined;
+      try {
+        found = await trees.read(file.oid, MAX_LINK_BYTES);
+      } catch (err) {
+        if (!(err instanceof TreeError)) throw err;
+        return [{ file }, { problem: `${file.path}: symlink target longer than ${MAX_LINK_BYTES} bytes` }];
+      }
+      if (found?.type !== "blob")
+        return [
+          { file },
+          {
+            problem: found
+              ? wrongType(file.path, "blob", file.oid, found.type)
+              : notFetched(file.path, "blob", file.oid),
+          },
+        ];
+      links.set(file.path, found.data.toString("utf8"));
+      return [{ file }];
+    };
+
+    const checkBlob = async (file: TreeEntry): Promise<WalkItem[]> => {
+      const type = await trees.info(file.oid);
+      if (type === "blob") return [{ file }];
+      const problem = type
+        ? wrongType(file.path, "blob", file.oid, type)
+        : notFetched(file.path, "blob", file.oid);
+      return [{ file }, { problem }];
+    };
+
+    // What is wrong with the tree itself, path by path, in tree order: a crafted tree is permanent, never a
+    // fetch problem. Subtrees are asked for together (pipelined), then assembled in order.
+    const walk = async (treeOid: string, prefix: string): Promise<WalkItem[]> => {
+      const label = prefix ? prefix.slice(0, -1) : "(root tree)";
+      const found = await trees.read(treeOid, MAX_METADATA_BYTES);
+      if (found?.type !== "tree")
+        return [
+          {
+            problem: found
+              ? wrongType(label, "tree", treeOid, found.type)
+              : notFetched(label, "tree", treeOid),
+          },
+        ];
+      // Tree object: repeated "<octal mode> <name>\0<20-byte binary oid>".
+      const tree = found.data;
+      const names = new Set<string>();
+      const parts: Array<WalkItem | Promise<WalkItem[]>> = [];
+      let at = 0;
+      while (at < tree.length) {
+        const space = tree.indexOf(0x20, at);
+        const nul = tree.indexOf(0, space);
+        const mode = tree.subarray(at, space).toString("latin1");
+        const name = tree.subarray(space + 1, nul).toString("utf8");
+        const path = prefix + name;
+        const oid = tree.subarray(nul + 1, nul + 21).toString("hex");
+        at = nul + 21;
+        // Git never writes these; a tree that has them was made by hand to escape the entry or to collide.
+        if (name === "" || name === "." || name === ".." || name.includes("/")) {
+          const why = name.includes("/") ? "contains '/'" : "is not a file name";
+          parts.push({ problem: `${path || "(empty name)"}: tree entry name '${name}' ${why}` });
+          continue;
+        }
+        if (names.has(name)) parts.push({ problem: `${path}: appears twice in one tree` });
+        names.add(name);
+        if (mode === "40000") {
+          parts.push(walk(oid, `${path}/`));
+        } else if (mode === "160000") {
+          parts.push({ file: { mode, type: "commit", oid, path } });
+        } else if (mode === "120000") {
+          // A symlink's target is its blob, read now (small: at most what the kernel stores).
+          parts.push(symlink({ mode, type: "blob", oid, path }));
+        } else if (mode === "100644" || mode === "100755" || mode === "100664") {
+          // 100664: what very old git wrote for a plain file; git reads it as 100644.
+          const file: TreeEntry = { mode: mode === "100664" ? "100644" : mode, type: "blob", oid, path };
+          // Its type, asked now, in the same round trip as the subtrees (without --batch-command: all at
+          // once after the walk).
+          parts.push(single ? checkBlob(file) : { file });
+        } else {
+          parts.push({
+            problem: `${path}: unsupported mode ${mode} (git writes 100644, 100755, 120000, 160000 or 40000)`,
+          });
+        }
+      }
+      return (await Promise.all(parts.map((p) => (p instanceof Promise ? p : [p])))).flat();
+    };
+    items = await walk(root, "");
+  } catch (err) {
+    await trees.close();
+    throw err;
+  }
+
+  // Without --batch-command, the regular blobs' types come from a --batch-check, once the walk is done.
+  const unchecked = single
+    ? []
+    : items.flatMap((i) =>
+        "file" in i && i.file.type === "blob" && i.file.mode !== "120000" ? [i.file] : [],
+      );
+  let types = new Map<string, string>();
+  if (!single) {
+    await trees.close();
+    types = await objectTypes(
+      gitDir,
+      unchecked.map((f) => f.oid),
+      run,
+    );
+  }
+  const checked = new Set(unchecked);
+  const problems: string[] = [];
+  const files: TreeEntry[] = [];
+  for (const item of items) {
+    if ("problem" in item) {
+      problems.push(item.problem);
+      continue;
+    }
+    const f = item.file;
+    files.push(f);
+    if (!checked.has(f)) continue;
+    const type = types.get(f.oid);
+    if (type !== "blob")
+      problems.push(type ? wrongType(f.path, "blob", f.oid, type) : notFetched(f.path, "blob", f.oid));
+  }
+  if (problems.length > 0) {
+    await trees.close();
+    throw new TreeError(`malformed tree at ${sha}: ${problems.join("; ")}`);
+  }
+
+  // The blobs' contents: through the same process (--batch-command), or a cat-file started for just that
+  // with all requests written at once.
+  let cat: CatFile | undefined = single ? trees : undefined;
+  let streamed = false;
+  const writeBlobs = (sinks: BlobSink[]) => {
+    if (streamed) return Promise.reject(new Error("writeBlobs: called twice"));
+    streamed = true;
+    if (sinks.length === 0) return Promise.resolve();
+    cat ??= new CatFile(gitDir, run, "buffered");
+    return cat.stream(sinks);
   };
-  walk(root, "");
-  if (problems.length > 0) throw new TreeError(`malformed tree at ${sha}: ${problems.join("; ")}`);
-  return { time, files, blobs };
+  const close = async () => {
+    await cat?.close();
+  };
+  return { time, files, links, writeBlobs, close };
 }

@@ -510,21 +510,22 @@ export async function stage(opts: StageOptions): Promise<StageResult> {
             await sleep(delay);
           }
         }
-        const { time, files, blobs } = await readCommit(gitDir, entry.ref, run);
-        const unusable = requiredFileProblems(files, REQUIRED_FILES[entry.list]);
-        if (unusable.length > 0) {
-          const missing = unusable.every((p) => p.endsWith(" is missing"));
-          throw new TreeError(
-            `required file${unusable.length === 1 ? "" : "s"} ${missing ? "missing" : "not a regular file"} at ${entry.ref}: ${unusable.join("; ")}`,
-          );
+        // The pinned tree only; blobs go from git straight into their files, never whole into memory.
+        const commit = await readCommit(gitDir, entry.ref, run);
+        try {
+          const { time, files, links } = commit;
+          const unusable = requiredFileProblems(files, REQUIRED_FILES[entry.list]);
+          if (unusable.length > 0) {
+            const missing = unusable.every((p) => p.endsWith(" is missing"));
+            throw new TreeError(
+              `required file${unusable.length === 1 ? "" : "s"} ${missing ? "missing" : "not a regular file"} at ${entry.ref}: ${unusable.join("; ")}`,
+            );
+          }
+          checkTree(files, links);
+          await writeTree(tree, files, links, time, commit);
+        } finally {
+          await commit.close();
         }
-        const links = new Map(
-          files
-            .filter((f) => f.mode === "120000")
-            .map((f) => [f.path, blobs.get(f.oid)?.toString("utf8") ?? ""]),
-        );
-        checkTree(files, links);
-        writeTree(tree, files, blobs, time);
         const digest = hashTree(tree);
 
         // Back to back, with no await between: the entry is missing from its name for two syscalls.

@@ -8,18 +8,20 @@
 import { createHash } from "node:crypto";
 import {
   chmodSync,
+  closeSync,
   lstatSync,
   lutimesSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readFileSync,
   readlinkSync,
+  readSync,
   symlinkSync,
   utimesSync,
-  writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
-import type { TreeEntry } from "./git";
+import type { BlobSink, TreeEntry } from "./git";
 
 export const FILE_MODE = 0o644;
 export const EXEC_MODE = 0o755;
@@ -84,38 +86,60 @@ export function checkTree(entries: TreeEntry[], symlinkTargets: Map<string, stri
   if (problems.length > 0) throw new TreeError(problems.join("; "));
 }
 
+/** Where file contents come from: readCommit's blob stream (each blob written to the fd its sink opens). */
+export interface BlobSource {
+  writeBlobs(sinks: BlobSink[]): Promise<void>;
+}
+
 /**
  * Writes the commit's files under `root` (which must not exist yet). Modes are set explicitly after
- * creation so the umask of whoever runs this cannot change them; times are the commit's.
+ * creation so the umask of whoever runs this cannot change them; times are the commit's. File contents
+ * are streamed from `blobs` straight into each file: nothing holds a whole file in memory.
  */
-export function writeTree(
+export async function writeTree(
   root: string,
   entries: TreeEntry[],
-  blobs: Map<string, Buffer>,
+  links: Map<string, string>,
   mtime: number,
-): void {
+  blobs: BlobSource,
+): Promise<void> {
   const dirs = new Set<string>([""]);
   for (const entry of entries) {
     const parts = entry.path.split("/");
     for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join("/"));
   }
   for (const dir of [...dirs].sort()) at(dir, () => mkdirSync(join(root, dir), { recursive: true }));
+  const sinks: BlobSink[] = [];
   for (const entry of entries) {
     const target = join(root, entry.path);
-    const content = blobs.get(entry.oid);
-    if (content === undefined)
-      throw new TreeError(`${entry.path}: blob ${entry.oid} was not read from the commit`);
-    at(entry.path, () => {
-      if (entry.mode === "120000") {
-        symlinkSync(content.toString("utf8"), target);
+    if (entry.mode === "120000") {
+      const link = links.get(entry.path);
+      if (link === undefined)
+        throw new TreeError(`${entry.path}: symlink ${entry.oid} was not read from the commit`);
+      at(entry.path, () => {
+        symlinkSync(link, target);
         lutimesSync(target, mtime, mtime);
-        return;
-      }
-      writeFileSync(target, content);
-      chmodSync(target, entry.mode === "100755" ? EXEC_MODE : FILE_MODE);
-      utimesSync(target, mtime, mtime);
+      });
+      continue;
+    }
+    if (entry.type !== "blob") continue;
+    sinks.push({
+      oid: entry.oid,
+      open: () => {
+        let fd = -1;
+        at(entry.path, () => {
+          fd = openSync(target, "wx", FILE_MODE);
+        });
+        return fd;
+      },
+      close: (fd) => {
+        closeSync(fd);
+        chmodSync(target, entry.mode === "100755" ? EXEC_MODE : FILE_MODE);
+        utimesSync(target, mtime, mtime);
+      },
     });
   }
+  await blobs.writeBlobs(sinks);
   // Deepest first, so setting a child's time does not disturb its parent's afterwards.
   for (const dir of [...dirs].sort().reverse()) {
     chmodSync(join(root, dir), DIR_MODE);
@@ -133,6 +157,24 @@ function at(path: string, write: () => void): void {
       throw new TreeError(`${path || "."}: name too long for the file system (ENAMETOOLONG)`);
     throw err;
   }
+}
+
+const CHUNK = 1024 * 1024;
+let chunk: Buffer | undefined;
+
+/** sha256 of a file: small ones read at once (one syscall), large ones in 1 MiB pieces. */
+function fileDigest(path: string, size: number): string {
+  if (size <= CHUNK) return createHash("sha256").update(readFileSync(path)).digest("hex");
+  chunk ??= Buffer.allocUnsafe(CHUNK);
+  const hash = createHash("sha256");
+  const fd = openSync(path, "r");
+  try {
+    for (let n = readSync(fd, chunk, 0, CHUNK, null); n > 0; n = readSync(fd, chunk, 0, CHUNK, null))
+      hash.update(chunk.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return hash.digest("hex");
 }
 
 /**
@@ -154,7 +196,7 @@ export function hashTree(root: string): string {
         hash.update(`d ${perm} ${path}\0`);
         walk(path);
       } else if (st.isFile()) {
-        const content = createHash("sha256").update(readFileSync(abs)).digest("hex");
+        const content = fileDigest(abs, st.size);
         hash.update(`f ${perm} ${path}\0${content}\0`);
       } else {
         hash.update(`? ${perm} ${path}\0`);
