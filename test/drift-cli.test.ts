@@ -109,14 +109,23 @@ describe("npm run drift against a real registry", () => {
     expect(readFileSync(md, "utf8")).toContain("**unmanaged**");
   });
 
-  it("exit 2 when the stack's images output is empty, with or without --scan-prefix: nothing checked is no pass", async () => {
-    const full = path.join(dir, "empty.json");
-    writeFileSync(full, JSON.stringify({ images: {} }));
-    for (const extra of [[], ["--scan-prefix", "molecule-ai/"]]) {
-      const r = await drift(["--outputs", full, ...extra]);
-      expect(r.code).toBe(2);
-      expect(r.stderr).toContain("the images output lists no image, so there is nothing to check");
-    }
+  it("exit 2 when there is nothing to check: no images in the outputs, or a scan prefix with no host", async () => {
+    const file = path.join(dir, "no-images.json");
+    writeFileSync(file, JSON.stringify({ images: {}, repositories: {} }));
+    const empty = await drift(["--outputs", file]);
+    expect(empty.code).toBe(2);
+    expect(empty.stdout).toBe("");
+    expect(empty.stderr).toBe(
+      "drift: nothing to check: the stack output declares no images (`images` is empty)\n",
+    );
+    // The registry does hold molecule-ai/ repositories (the orphan): a scan could have found them, but the
+    // scan covers the registries of the declared images, and there are none.
+    const scan = await drift(["--outputs", file, "--scan-prefix", "molecule-ai/", "--json"]);
+    expect(scan.code).toBe(2);
+    expect(scan.stdout).toBe("");
+    expect(scan.stderr).toBe(
+      'drift: nothing to check: the stack output declares no images, and the scan prefix "molecule-ai/" has no registry host to scan (a scan covers the registries of the declared images)\n',
+    );
   });
 
   it("exit 2 when the registry cannot be reached: never 0 for an unchecked repository", async () => {

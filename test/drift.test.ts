@@ -145,6 +145,45 @@ describe("checkDrift", () => {
     expect(Date.now() - started).toBeLessThan(1500);
   });
 
+  it("a backend that never settles is cut by the deadline: error, timed out, exit 2; nothing queued starts", async () => {
+    const signals: AbortSignal[] = [];
+    const hanging: RegistryBackend = {
+      describe(_repository, _tags, signal) {
+        if (signal) signals.push(signal);
+        return new Promise(() => {}); // ignores the signal too: the deadline must not depend on it
+      },
+      list: () => new Promise(() => {}),
+    };
+    const started = Date.now();
+    const results = await checkDrift([expected("a"), expected("b"), expected("c")], {
+      maxAgeDays: 14,
+      now: NOW,
+      concurrency: 2,
+      deadlineMs: 200,
+      scanPrefix: "molecule-ai/",
+      backendFor: () => hanging,
+    });
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(results.map((r) => r.status)).toEqual(["error", "error", "error", "error"]);
+    for (const r of results)
+      expect(r.detail).toMatch(/timed out: the drift check's deadline of 0\.2 s passed/);
+    expect(signals).toHaveLength(2); // the third describe was still queued when the deadline passed
+    expect(signals.every((s) => s.aborted)).toBe(true);
+    expect(exitCode(results)).toBe(2);
+  });
+
+  it("checking nothing is never a pass: no images throws, and an empty result set exits 2", async () => {
+    const backend = scripted({ "molecule-ai/orphan": facts() });
+    await expect(checkDrift([], { maxAgeDays: 14, backendFor: () => backend })).rejects.toThrow(
+      /nothing to check: the stack output declares no images/,
+    );
+    await expect(
+      checkDrift([], { maxAgeDays: 14, scanPrefix: "molecule-ai/", backendFor: () => backend }),
+    ).rejects.toThrow(/the scan prefix "molecule-ai\/" has no registry host to scan/);
+    expect(backend.calls).toEqual([]);
+    expect(exitCode([])).toBe(2);
+  });
+
   it("rejects outputs that are not the stack's, naming the field", () => {
     expect(() => parseOutputs("{", "o.json")).toThrow(/o\.json: not valid JSON/);
     expect(() =>

@@ -24,6 +24,10 @@ export function splitRepository(url: string): { host: string; path: string } {
 
 const ageDays = (then: Date, now: Date) => Math.floor((now.getTime() - then.getTime()) / DAY_MS);
 
+/** "3 image(s)", or "100000 tag(s)" when the backend counted tags (too many to resolve each). */
+const counted = (facts: RepositoryFacts) =>
+  `${facts.imageCount} ${facts.imageCountUnit === "tags" ? "tag(s)" : "image(s)"}`;
+
 export function classify(
   expected: ExpectedImage,
   facts: RepositoryFacts,
@@ -89,7 +93,7 @@ export function classify(
     ...base,
     actualDigest,
     status: "ok",
-    detail: `${facts.imageCount} image(s), newest pushed ${age} day(s) ago`,
+    detail: `${counted(facts)}, newest pushed ${age} day(s) ago`,
   };
 }
 
@@ -97,12 +101,14 @@ export function classify(
 export function unmanaged(repository: string, facts: RepositoryFacts, now: Date): DriftResult {
   const newest = facts.newestPush
     ? `newest pushed ${ageDays(facts.newestPush, now)} day(s) ago`
-    : "no newest push";
+    : facts.imageCountUnit === "tags"
+      ? "newest push not determined (no latest tag among too many tags to resolve each)"
+      : "no newest push";
   return {
     image: null,
     repository,
     status: "unmanaged",
-    detail: `not declared by the stack: ${facts.imageCount} image(s), ${newest}`,
+    detail: `not declared by the stack: ${counted(facts)}, ${newest}`,
     newestPush: facts.newestPush?.toISOString() ?? null,
     imageCount: facts.imageCount,
     expectedDigest: null,
@@ -123,9 +129,11 @@ export function failed(expected: { name: string | null; repository: string }, re
   };
 }
 
-/** 0 all ok; 1 drift found; 2 anything could not be checked (never 0 for an unchecked repository). */
+/**
+ * 0 all ok; 1 drift found; 2 anything could not be checked (never 0 for an unchecked repository), and
+ * 2 when nothing was checked at all.
+ */
 export function exitCode(results: DriftResult[]): 0 | 1 | 2 {
-  // Nothing checked is never a pass.
   if (results.length === 0 || results.some((r) => r.status === "error")) return 2;
   return results.every((r) => r.status === "ok") ? 0 : 1;
 }

@@ -69,13 +69,17 @@ export class EcrBackend implements RegistryBackend {
       });
   }
 
-  async describe(repository: string, tags: string[]): Promise<RepositoryFacts> {
+  async describe(repository: string, tags: string[], signal?: AbortSignal): Promise<RepositoryFacts> {
+    // The SDK's own bounds (5 attempts of up to 5 s connect + 30 s request, with backoff, per call, and a
+    // call per page) are not a bound on a check: the caller's signal is, and it aborts the call in flight.
+    const options = { abortSignal: signal };
     const missing: RepositoryFacts = { exists: false, imageCount: 0, newestPush: null, tags: {} };
 
     let repos: DescribeRepositoriesCommandOutput;
     try {
       repos = await this.client.send(
         new DescribeRepositoriesCommand({ registryId: this.registryId, repositoryNames: [repository] }),
+        options,
       );
     } catch (err) {
       if (isRepositoryNotFound(err)) return missing;
@@ -91,7 +95,7 @@ export class EcrBackend implements RegistryBackend {
 
     let images: ImageDetail[];
     try {
-      images = await this.allImages(repository);
+      images = await this.allImages(repository, options);
     } catch (err) {
       // Deleted between the two calls: it is missing now, which is what the check should report.
       if (isRepositoryNotFound(err)) return missing;
@@ -107,7 +111,7 @@ export class EcrBackend implements RegistryBackend {
     };
   }
 
-  async list(prefix: string): Promise<string[]> {
+  async list(prefix: string, signal?: AbortSignal): Promise<string[]> {
     const names: string[] = [];
     try {
       await this.walk(
@@ -118,6 +122,7 @@ export class EcrBackend implements RegistryBackend {
               maxResults: PAGE_SIZE,
               nextToken,
             }),
+            { abortSignal: signal },
           ),
         (page) => {
           for (const r of page.repositories ?? []) {
@@ -135,7 +140,10 @@ export class EcrBackend implements RegistryBackend {
   }
 
   /** Every image in the repository, ACTIVE and ARCHIVED, across every page. */
-  private async allImages(repository: string): Promise<ImageDetail[]> {
+  private async allImages(
+    repository: string,
+    options: { abortSignal: AbortSignal | undefined },
+  ): Promise<ImageDetail[]> {
     const images: ImageDetail[] = [];
     await this.walk(
       (nextToken) =>
@@ -150,6 +158,7 @@ export class EcrBackend implements RegistryBackend {
             maxResults: PAGE_SIZE,
             nextToken,
           }),
+          options,
         ),
       (page: DescribeImagesCommandOutput) => {
         images.push(...(page.imageDetails ?? []));

@@ -4,18 +4,36 @@
  *
  * - A repository exists when `tags/list` answers 200. Never-pushed is 404 with the NAME_UNKNOWN code; any
  *   other 404 (a proxy's, a wrong path's) is not a definite answer and throws.
- * - Images are the distinct manifest digests behind the tags: the API has no way to list untagged
- *   manifests, so `imageCount` counts tagged ones only (the cache tag's manifest included, as ECR does).
+ * - A listed tag whose manifest answers 404 was deleted since the listing only if a second listing no longer
+ *   names it; if it still does, the registry lists tags it cannot serve, which is a CheckError (answered
+ *   with facts, it would read as an empty repository or missing tags).
+ * - The API has no way to list untagged manifests, nor where every tag points in one request: resolving a
+ *   tag is a HEAD. So how much is resolved depends on the listing's size:
+ *   - up to RESOLVE_ALL_MAX_TAGS (100) tags, every tag is resolved. `imageCount` is the distinct manifest
+ *     digests behind the tags (the cache tag's manifest included, as ECR does), and `newestPush` is taken
+ *     over every tagged image but the cache tag's;
+ *   - above, only the tags asked for (the stack's), plus `latest` and tags ending in `-latest` (the first
+ *     MAX_LATEST_TAGS of them in listing order), are resolved, in a handful of requests whatever the size.
+ *     `imageCount` is the number of tags listed (`imageCountUnit: "tags"`: an upper bound of the tagged
+ *     images), and `newestPush` is taken over the images behind those tags, the cache tag's left out. When
+ *     none of them is listed, one listed tag is still resolved, to confirm the registry serves what it
+ *     lists; it is not dated. A tag asked for that the listing does not name is absent, without a request.
  * - The API records no push time. `newestPush` is the newest image config `created` (a build time, set by
  *   the builder: a reproducible build with SOURCE_DATE_EPOCH reports that date instead). For an index
  *   (multi-platform) the first platform manifest's config counts, skipping BuildKit attestation entries,
  *   which have no `created`. The cache tag's manifest is left out (pushed every build, it would mask a
- *   stale image). If any other tagged image has no usable `created`, the answer is null: unknown, not old.
+ *   stale image). If any dated image has no usable `created`, the answer is null: unknown, not old.
  *
  * Anything short of a definite answer (refused connection, timeouts or 5xx after the retries, auth that
  * cannot be satisfied, malformed answers) is a CheckError naming the registry, the repository and the step.
+ *
+ * Every wait is bounded: each attempt of a request has a deadline covering its headers and its whole body
+ * (a timer that aborts it, not AbortSignal.any() with AbortSignal.timeout(), whose timeout Node 20 can
+ * garbage-collect, leaving the request to hang for ever), waits between attempts are capped, and the
+ * caller's signal (the drift check's deadline) aborts everything else: pagination, token fetches, backoff.
  */
 import { createHash } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -57,11 +75,28 @@ const USER_AGENT = "molecule-images-drift";
 const MAX_INDEX_DEPTH = 3;
 /** Pages of tags or catalog we follow; a registry sending more is looping. */
 const MAX_PAGES = 10_000;
+/**
+ * Up to this many listed tags, describe() resolves every one (a HEAD each): an exact image count and the
+ * newest push over every tagged image. Above, it resolves the tags asked for and the latest ones only.
+ */
+export const RESOLVE_ALL_MAX_TAGS = 100;
+/** Above RESOLVE_ALL_MAX_TAGS, at most this many `latest` / `*-latest` tags are resolved for the age. */
+export const MAX_LATEST_TAGS = 8;
+
+/** The backend's defaults. One request's worst case is attempts x timeoutMs + (attempts - 1) x the longest wait. */
+export const OCI_DEFAULTS = {
+  /** Per attempt, headers and the whole body: a registry trickling its body is cut off too. */
+  timeoutMs: 15_000,
+  attempts: 4,
+  concurrency: 4,
+  retryBaseMs: 500,
+  maxRetryAfterMs: 30_000,
+} as const;
 
 export interface OciBackendOptions {
   /** Default $DOCKER_CONFIG/config.json, else ~/.docker/config.json. A missing file means anonymous. */
   dockerConfigPath?: string;
-  /** Per request (headers and body), default 15000. */
+  /** Per attempt of a request, headers and the whole body; default 15000. */
   timeoutMs?: number;
   /** Tries per request on 429, 5xx, network errors and timeouts; default 4. */
   attempts?: number;
@@ -94,10 +129,17 @@ interface Reply {
 }
 
 /** What a request is for, so failures can say so. */
-interface Ctx {
+interface Ctx extends Io {
   repository?: string;
   what: string;
+}
+
+/** The signals a request obeys. */
+interface Io {
+  /** Aborts this operation's requests (the first failure of a describe(), or the caller's deadline). */
   signal: AbortSignal;
+  /** The caller's signal alone, for work shared between operations (a token fetch). */
+  shared: AbortSignal;
 }
 
 interface Challenge {
@@ -140,22 +182,31 @@ export class OciBackend implements RegistryBackend {
     this.dockerConfigPath =
       opts.dockerConfigPath ??
       path.join(process.env.DOCKER_CONFIG || path.join(os.homedir(), ".docker"), "config.json");
-    this.timeoutMs = opts.timeoutMs ?? 15_000;
-    this.attempts = Math.max(1, opts.attempts ?? 4);
-    this.concurrency = Math.max(1, opts.concurrency ?? 4);
-    this.retryBaseMs = opts.retryBaseMs ?? 500;
-    this.maxRetryAfterMs = opts.maxRetryAfterMs ?? 30_000;
+    this.timeoutMs = opts.timeoutMs ?? OCI_DEFAULTS.timeoutMs;
+    this.attempts = Math.max(1, opts.attempts ?? OCI_DEFAULTS.attempts);
+    this.concurrency = Math.max(1, opts.concurrency ?? OCI_DEFAULTS.concurrency);
+    this.retryBaseMs = opts.retryBaseMs ?? OCI_DEFAULTS.retryBaseMs;
+    this.maxRetryAfterMs = opts.maxRetryAfterMs ?? OCI_DEFAULTS.maxRetryAfterMs;
     this.fetchImpl = opts.fetch ?? fetch;
   }
 
-  async describe(repository: string, tags: string[]): Promise<RepositoryFacts> {
+  async describe(repository: string, tags: string[], outer?: AbortSignal): Promise<RepositoryFacts> {
     this.checkRepository(repository);
-    // Aborted on the first failure, so the other requests of this repository stop instead of retrying on.
+    // Aborted on the first failure, so the other requests of this repository stop instead of retrying on,
+    // and by the caller's signal.
     const abort = new AbortController();
-    const signal = abort.signal;
+    // Each request in flight (and each backoff) listens to it.
+    setMaxListeners(0, abort.signal);
+    const unfollow = follow(outer, abort);
+    const io: Io = { signal: abort.signal, shared: outer ?? NEVER };
+    const signal = io.signal;
     try {
-      const listed = await this.listTags(repository, signal);
+      const listed = await this.listTags(repository, io);
       if (listed === null) return { exists: false, imageCount: 0, newestPush: null, tags: {} };
+
+      const names = [...new Set(listed)];
+      const resolveAll = names.length <= RESOLVE_ALL_MAX_TAGS;
+      const { resolve, dated } = resolveAll ? everyTag(names) : someTags(names, tags);
 
       const run = limiter(this.concurrency, signal);
       const digestOf = new Map<string, string>();
@@ -163,34 +214,35 @@ export class OciBackend implements RegistryBackend {
       const fetched = new Map<string, Buffer>();
       const dates = new Map<string, Promise<Date | null>>();
       const dateOf = new Map<string, Date | null>();
+      /** Listed tags whose manifest answered 404. */
+      const unserved: string[] = [];
 
       await Promise.all(
-        [...new Set(listed)].map(async (tag) => {
-          const digest = await run(() => this.tagDigest(repository, tag, fetched, signal));
-          if (digest === undefined) return; // untagged between the list and the HEAD
+        resolve.map(async (tag) => {
+          const digest = await run(() => this.tagDigest(repository, tag, fetched, io));
+          if (digest === undefined) {
+            unserved.push(tag);
+            return;
+          }
           digestOf.set(tag, digest);
-          if (tag === CACHE_TAG) return;
+          if (!dated.has(tag)) return;
           let date = dates.get(digest);
           if (!date) {
-            date = this.imageCreated(repository, digest, run, fetched, signal);
+            date = this.imageCreated(repository, digest, run, fetched, io);
             dates.set(digest, date);
           }
           dateOf.set(digest, await date);
         }),
       );
 
-      // A registry that lists tags and then serves none of them is inconsistent, not empty: "empty" would tell
-      // the reader nothing was ever pushed, when the truth is that this answer cannot be trusted.
-      if (listed.length > 0 && digestOf.size === 0) {
-        throw this.fail(
-          { repository, what: "describe" },
-          `the registry lists ${listed.length} tag(s) but serves none of them (every manifest request answered 404)`,
-        );
+      if (unserved.length > 0) {
+        const stillThere = await this.confirmGone(repository, unserved, io);
+        if (!stillThere) return { exists: false, imageCount: 0, newestPush: null, tags: {} };
       }
-      const imageDigests = new Set(digestOf.values());
+
       let newestPush: Date | null = null;
       for (const [tag, digest] of digestOf) {
-        if (tag === CACHE_TAG) continue;
+        if (!dated.has(tag)) continue;
         const date = dateOf.get(digest) ?? null;
         if (date === null) {
           newestPush = null;
@@ -204,24 +256,30 @@ export class OciBackend implements RegistryBackend {
         const digest = digestOf.get(tag);
         if (digest !== undefined) found[tag] = digest;
       }
-      return { exists: true, imageCount: imageDigests.size, newestPush, tags: found };
+      if (resolveAll) {
+        return { exists: true, imageCount: new Set(digestOf.values()).size, newestPush, tags: found };
+      }
+      // The deleted-since-listing tags (confirmed by confirmGone) are not counted.
+      const imageCount = names.length - unserved.length;
+      return { exists: true, imageCount, imageCountUnit: "tags", newestPush, tags: found };
     } catch (err) {
       abort.abort();
       throw this.asCheckError(err, repository, "describe");
+    } finally {
+      unfollow();
     }
   }
 
-  async list(prefix: string): Promise<string[]> {
+  async list(prefix: string, outer?: AbortSignal): Promise<string[]> {
     try {
-      return await this.catalog(prefix);
+      return await this.catalog(prefix, { signal: outer ?? NEVER, shared: outer ?? NEVER });
     } catch (err) {
       throw this.asCheckError(err, undefined, "list repositories");
     }
   }
 
-  private async catalog(prefix: string): Promise<string[]> {
-    const signal = new AbortController().signal;
-    const ctx: Ctx = { what: "list repositories (GET /v2/_catalog)", signal };
+  private async catalog(prefix: string, io: Io): Promise<string[]> {
+    const ctx: Ctx = { what: "list repositories (GET /v2/_catalog)", ...io };
     const names = new Set<string>();
     for await (const reply of this.pages("/v2/_catalog", "registry:catalog:*", ctx)) {
       if (reply.status !== 200) throw this.statusError(reply, ctx);
@@ -241,8 +299,8 @@ export class OciBackend implements RegistryBackend {
   // ------------------------------------------------------------------------------------------
 
   /** All tags, following Link pagination; null when the registry does not know the repository. */
-  private async listTags(repository: string, signal: AbortSignal): Promise<string[] | null> {
-    const ctx: Ctx = { repository, what: "list tags", signal };
+  private async listTags(repository: string, io: Io): Promise<string[] | null> {
+    const ctx: Ctx = { repository, what: "list tags", ...io };
     const tags: string[] = [];
     for await (const reply of this.pages(`/v2/${repository}/tags/list`, pullScope(repository), ctx)) {
       if (reply.status === 404) {
@@ -261,14 +319,36 @@ export class OciBackend implements RegistryBackend {
     return tags;
   }
 
+  /**
+   * Listed tags whose manifest answered 404 are either deleted since the listing (a concurrent untag: they
+   * are gone), or a registry that lists what it cannot serve, which would make a served repository look
+   * empty or its tags missing. A second listing tells the two apart: a tag it still names is an
+   * inconsistency, so a CheckError. False when the repository itself is gone by then.
+   */
+  private async confirmGone(repository: string, unserved: string[], io: Io): Promise<boolean> {
+    const relisted = await this.listTags(repository, io);
+    if (relisted === null) return false;
+    const still = new Set(relisted);
+    const inconsistent = unserved.filter((tag) => still.has(tag)).sort();
+    if (inconsistent.length > 0) {
+      const n = inconsistent.length;
+      const named = inconsistent.slice(0, 5).join(", ") + (n > 5 ? `, and ${n - 5} more` : "");
+      throw this.fail(
+        { repository, what: "resolve tags" },
+        `the registry lists tags it cannot serve: ${n} listed tag${n > 1 ? "s answer" : " answers"} 404 (${named}), still listed on a second tags/list`,
+      );
+    }
+    return true;
+  }
+
   /** The digest a tag points to, or undefined if the tag is gone. */
   private async tagDigest(
     repository: string,
     tag: string,
     fetched: Map<string, Buffer>,
-    signal: AbortSignal,
+    io: Io,
   ): Promise<string | undefined> {
-    const ctx: Ctx = { repository, what: `HEAD manifest ${tag}`, signal };
+    const ctx: Ctx = { repository, what: `HEAD manifest ${tag}`, ...io };
     const url = this.url(`/v2/${repository}/manifests/${encodeURIComponent(tag)}`);
     const head = await this.request("HEAD", url, pullScope(repository), ctx, MANIFEST_ACCEPT);
     if (head.status === 404) return undefined;
@@ -295,28 +375,28 @@ export class OciBackend implements RegistryBackend {
     digest: string,
     run: Run,
     fetched: Map<string, Buffer>,
-    signal: AbortSignal,
+    io: Io,
     depth = 0,
   ): Promise<Date | null> {
     const key = `${repository}@${digest}`;
     if (this.created.has(key)) return this.created.get(key) ?? null;
     const result = await (async (): Promise<Date | null> => {
-      const manifest = await run(() => this.manifest(repository, digest, fetched, signal));
+      const manifest = await run(() => this.manifest(repository, digest, fetched, io));
       const { mediaType, json } = manifest;
       if (INDEX_TYPES.has(mediaType)) {
         if (depth >= MAX_INDEX_DEPTH) return null;
         const child = firstImage(json.manifests);
         if (!child) return null;
-        return await this.imageCreated(repository, child, run, fetched, signal, depth + 1);
+        return await this.imageCreated(repository, child, run, fetched, io, depth + 1);
       }
       if (IMAGE_TYPES.has(mediaType)) {
         const config = json.config as { digest?: unknown } | undefined;
-        const ctx: Ctx = { repository, what: `read manifest ${digest}`, signal };
+        const ctx: Ctx = { repository, what: `read manifest ${digest}`, ...io };
         if (typeof config?.digest !== "string" || !DIGEST_RE.test(config.digest)) {
           throw this.fail(ctx, "the manifest has no config digest");
         }
         const configDigest = config.digest;
-        const blob = await run(() => this.configBlob(repository, digest, configDigest, signal));
+        const blob = await run(() => this.configBlob(repository, digest, configDigest, io));
         return createdDate(blob.created);
       }
       if (SCHEMA1_TYPES.has(mediaType)) {
@@ -341,9 +421,9 @@ export class OciBackend implements RegistryBackend {
     repository: string,
     digest: string,
     fetched: Map<string, Buffer>,
-    signal: AbortSignal,
+    io: Io,
   ): Promise<Manifest> {
-    const ctx: Ctx = { repository, what: `GET manifest ${digest}`, signal };
+    const ctx: Ctx = { repository, what: `GET manifest ${digest}`, ...io };
     let body = fetched.get(digest);
     let contentType: string | null = null;
     if (!body) {
@@ -372,9 +452,13 @@ export class OciBackend implements RegistryBackend {
     repository: string,
     manifestDigest: string,
     configDigest: string,
-    signal: AbortSignal,
+    io: Io,
   ): Promise<Record<string, unknown>> {
-    const ctx: Ctx = { repository, what: `GET config ${configDigest} of manifest ${manifestDigest}`, signal };
+    const ctx: Ctx = {
+      repository,
+      what: `GET config ${configDigest} of manifest ${manifestDigest}`,
+      ...io,
+    };
     // Registries backed by object storage redirect blob GETs; fetch follows, and drops Authorization
     // when the redirect leaves the registry's origin.
     const reply = await this.request(
@@ -484,11 +568,12 @@ export class OciBackend implements RegistryBackend {
 
   private async fetchToken(scope: string, ctx: Ctx): Promise<string> {
     const bearer = this.bearer;
-    // Shared by every request of the scope, so not cancelled by the one that happened to start it.
+    // Shared by every request of the scope, so not cancelled by the one that happened to start it: only
+    // by the caller's signal (the check's deadline).
     const tokenCtx: Ctx = {
       ...ctx,
       what: `${ctx.what}: get a token for ${scope}`,
-      signal: new AbortController().signal,
+      signal: ctx.shared,
     };
     if (!bearer) throw this.fail(tokenCtx, "no token realm");
     let realm: URL;
@@ -528,7 +613,15 @@ export class OciBackend implements RegistryBackend {
     return token;
   }
 
-  /** fetch with a per-try timeout, retrying 429, 5xx, network errors and timeouts. Reads the body. */
+  /**
+   * fetch with a deadline per try covering the headers and the whole body, retrying 429, 5xx, network
+   * errors and timeouts. Reads the body.
+   *
+   * The deadline is a timer calling abort() on a controller of this attempt, cleared when the attempt ends:
+   * the event loop holds a pending timer strongly. Not AbortSignal.any([signal, AbortSignal.timeout()]):
+   * Node 20 can garbage-collect that timeout signal, and a registry that never answers then hangs the
+   * check for good.
+   */
   private async retrying(
     method: string,
     url: URL,
@@ -537,34 +630,42 @@ export class OciBackend implements RegistryBackend {
   ): Promise<Reply> {
     let failure = "";
     for (let attempt = 1; attempt <= this.attempts; attempt++) {
+      ctx.signal.throwIfAborted();
       let wait: number | undefined;
-      // One controller per try, aborted by a timer over the headers AND the body, and by the caller's
-      // signal. Not AbortSignal.any([.., AbortSignal.timeout()]): on Node 20 the timeout signal inside it can
-      // be garbage-collected, and a silent or trickling registry then hangs the check for good.
-      const controller = new AbortController();
-      const timer = setTimeout(
-        () => controller.abort(new DOMException("timed out", "TimeoutError")),
-        this.timeoutMs,
-      );
-      const onAbort = () => controller.abort(ctx.signal.reason);
-      ctx.signal.addEventListener("abort", onAbort, { once: true });
+      const attemptAbort = new AbortController();
+      let timedOut = false;
+      let answered: number | undefined;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        attemptAbort.abort(new DOMException(`no answer within ${this.timeoutMs} ms`, "TimeoutError"));
+      }, this.timeoutMs);
+      const unfollow = follow(ctx.signal, attemptAbort);
       try {
-        const res = await this.fetchImpl(url, { method, headers, signal: controller.signal });
-        // The body is read inside the try: a timeout or reset while reading it is retried too.
+        const res = await this.fetchImpl(url, { method, headers, signal: attemptAbort.signal });
+        answered = res.status;
+        // The body is read inside the try and under the same deadline: a timeout, a trickle or a reset
+        // while reading it is retried too.
         const body = method === "HEAD" ? Buffer.alloc(0) : Buffer.from(await res.arrayBuffer());
         if (res.status !== 429 && res.status < 500) return { status: res.status, headers: res.headers, body };
         failure = `HTTP ${res.status}${describeErrors(body)}`;
         wait = retryAfterMs(res.headers.get("retry-after"), this.maxRetryAfterMs);
       } catch (err) {
-        if (ctx.signal.aborted) throw err;
-        failure = describeNetworkError(err, this.timeoutMs);
+        if (ctx.signal.aborted) throw ctx.signal.reason ?? err;
+        if (timedOut) {
+          failure =
+            answered === undefined
+              ? `timed out: no answer within ${this.timeoutMs} ms`
+              : `timed out: the body did not arrive within ${this.timeoutMs} ms (HTTP ${answered} headers did)`;
+        } else failure = describeNetworkError(err);
       } finally {
         clearTimeout(timer);
-        ctx.signal.removeEventListener("abort", onAbort);
+        unfollow();
       }
       if (attempt < this.attempts) {
         const backoff = this.retryBaseMs * 2 ** (attempt - 1) * (0.75 + Math.random() * 0.5);
-        await sleep(wait ?? backoff, undefined, { signal: ctx.signal });
+        await sleep(wait ?? backoff, undefined, { signal: ctx.signal }).catch((err: unknown) => {
+          throw ctx.signal.reason ?? err;
+        });
       }
     }
     const tries = this.attempts === 1 ? "1 attempt" : `${this.attempts} attempts`;
@@ -798,10 +899,7 @@ function describeErrors(body: Buffer): string {
   return codes.length > 0 ? ` (${codes.join(", ")})` : "";
 }
 
-function describeNetworkError(err: unknown, timeoutMs: number): string {
-  if (err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError")) {
-    return `no answer within ${timeoutMs} ms`;
-  }
+function describeNetworkError(err: unknown): string {
   const cause = (err as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
   if (cause && typeof cause.code === "string") {
     const names: Record<string, string> = {
@@ -815,6 +913,61 @@ function describeNetworkError(err: unknown, timeoutMs: number): string {
     return `${names[cause.code] ?? "network error"} (${cause.code})`;
   }
   return `network error (${err instanceof Error ? err.message : String(err)})`;
+}
+
+/** Which tags a describe() resolves, and which of those date the repository. */
+interface TagPlan {
+  resolve: string[];
+  dated: Set<string>;
+}
+
+/** A small repository: every tag resolved, every image but the cache tag's dated. */
+function everyTag(names: string[]): TagPlan {
+  return { resolve: names, dated: new Set(names.filter((t) => t !== CACHE_TAG)) };
+}
+
+/** `latest`, `staging-latest` and the like: the moving tags that name a repository's newest build. */
+export function isLatestTag(tag: string): boolean {
+  return tag === "latest" || tag.endsWith("-latest");
+}
+
+/**
+ * A large repository: the tags asked for and the first MAX_LATEST_TAGS latest tags, all listed ones,
+ * dated but the cache tag. With none of them listed, one listed tag is resolved (not dated), so a count
+ * is never taken on the listing's word alone.
+ */
+function someTags(names: string[], wanted: string[]): TagPlan {
+  const listed = new Set(names);
+  const inspect = new Set(wanted.filter((t) => listed.has(t)));
+  let latest = 0;
+  for (const tag of names) {
+    if (latest >= MAX_LATEST_TAGS) break;
+    if (isLatestTag(tag) && tag !== CACHE_TAG) {
+      inspect.add(tag);
+      latest++;
+    }
+  }
+  const dated = new Set([...inspect].filter((t) => t !== CACHE_TAG));
+  if (inspect.size === 0) {
+    const probe = names.find((t) => t !== CACHE_TAG) ?? names[0];
+    if (probe !== undefined) inspect.add(probe);
+  }
+  return { resolve: [...inspect], dated };
+}
+
+/** A signal that never aborts: the default when the caller gives none. */
+const NEVER = new AbortController().signal;
+
+/** Aborts `to` when `from` aborts (at once if it already has); returns the undo, to call when done. */
+function follow(from: AbortSignal | undefined, to: AbortController): () => void {
+  if (!from) return () => {};
+  if (from.aborted) {
+    to.abort(from.reason);
+    return () => {};
+  }
+  const onAbort = () => to.abort(from.reason);
+  from.addEventListener("abort", onAbort, { once: true });
+  return () => from.removeEventListener("abort", onAbort);
 }
 
 type Run = <T>(fn: () => Promise<T>) => Promise<T>;
