@@ -26,6 +26,7 @@ import {
   startProxy,
   startRegistry,
 } from "../test/support/oci-registry";
+import { runBench } from "./run";
 
 const REPO_ROOT = resolve(__dirname, "..");
 const OUT_DIR = join(REPO_ROOT, "bench", "out");
@@ -230,12 +231,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 2;
-  },
-);
+runBench(main);

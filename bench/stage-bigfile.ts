@@ -20,6 +20,7 @@ import { parseArgs } from "node:util";
 import { createRepo, deterministicBytes, gitEnv, removeDir, runGit } from "../test/support/git-fixtures";
 import { type GitHttpServer, startGitHttpServer } from "../test/support/git-http-server";
 import { type RssPeak, RssSampler } from "./rss";
+import { runBench } from "./run";
 
 const REPO_ROOT = resolve(__dirname, "..");
 const OUT_DIR = join(REPO_ROOT, "bench", "out");
@@ -217,12 +218,4 @@ async function run(
   return { wallMs, exitCode, rss, stderr };
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 2;
-  },
-);
+runBench(main);

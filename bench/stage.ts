@@ -33,6 +33,7 @@ import { type GitHttpServer, startGitHttpServer } from "../test/support/git-http
 import { type CompareResult, compareStaged } from "./compare";
 import { buildFixtures, type FixtureEntry, LIST_DIRS, MiB, readRealManifest } from "./fixtures";
 import { type RssPeak, RssSampler } from "./rss";
+import { runBench } from "./run";
 
 const REPO_ROOT = resolve(__dirname, "..");
 const OUT_DIR = join(REPO_ROOT, "bench", "out");
@@ -748,12 +749,4 @@ while IFS=$'\\t' read -r -u 3 dir name repo sha; do
 done 3< "$list"
 `;
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 2;
-  },
-);
+runBench(main);

@@ -11,7 +11,7 @@ import { binaryPath } from "../lib/local/engine/go-build";
 import { cacheRoot } from "../lib/local/engine/provision";
 import { recipeOf } from "../lib/local/engine/recipes";
 import { formatDuration } from "../lib/local/progress";
-import { PROJECT, provisionLocal, pulumi, STACK, selectStack, stopLocal } from "../lib/local/stack";
+import { provisionLocal, pulumi, STACK, selectStack, stopLocal } from "../lib/local/stack";
 import { type ImagesOutput, summarise } from "../lib/local/summary";
 
 const COMMANDS = ["up", "preview", "destroy", "outputs", "drift", "stop"];
@@ -61,10 +61,7 @@ async function main(): Promise<number> {
       before.images as ImagesOutput | undefined,
       after.images as ImagesOutput,
       after.runtimeImagePins,
-      {
-        elapsedMs: Date.now() - started,
-        project: PROJECT,
-      },
+      Date.now() - started,
     ),
   );
   return 0;

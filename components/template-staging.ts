@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Manifest } from "../lib/manifest";
 import { TemplatesRecord } from "../lib/stack/templates-record";
-import type { Progress } from "../lib/staging/progress";
+import { type Progress, SILENT_PROGRESS } from "../lib/staging/progress";
 import { stage } from "../lib/staging/stager";
 
 export interface TemplateStagingArgs {
@@ -15,13 +15,8 @@ export interface TemplateStagingArgs {
 
 /** Staging progress as engine diagnostics: warnings and failures only, the rest would be noise. */
 const pulumiProgress = (resource: pulumi.Resource): Progress => {
-  const noop = () => {};
   return {
-    start: noop,
-    entryStarted: noop,
-    entryDone: noop,
-    note: noop,
-    stop: noop,
+    ...SILENT_PROGRESS,
     warn: (message) => pulumi.log.warn(`staging: ${message}`, resource),
     entryFailed: (label, message) => pulumi.log.error(`staging ${label}: ${message}`, resource),
   };

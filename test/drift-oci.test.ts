@@ -12,9 +12,9 @@ import {
   type OciBackendOptions,
   parseChallenges,
   RESOLVE_ALL_MAX_TAGS,
-  retryAfterMs,
 } from "../lib/drift/oci";
 import { CACHE_TAG, CheckError } from "../lib/drift/types";
+import { retryAfterMs } from "../lib/http/retry-after";
 import {
   assertRegistryInstalled,
   deleteManifest,

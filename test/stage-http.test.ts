@@ -10,6 +10,7 @@ import { createServer, type ServerResponse } from "node:http";
 import { type AddressInfo, createServer as createNetServer, type Socket } from "node:net";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { processState } from "../lib/os/proc";
 import { DEFAULT_INACTIVITY_S } from "../lib/staging/git";
 import { DEFAULT_ATTEMPTS, GIT_KILL_SLACK_MS, silentServerBoundMs } from "../lib/staging/stager";
 import {
@@ -468,8 +469,10 @@ describe("hostile peers", () => {
       .filter((d) => /^\d+$/.test(d))
       .filter((pid) => {
         try {
-          const state = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0];
-          return state !== "Z" && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(`127.0.0.1:${port}`);
+          return (
+            processState(Number(pid)) === "running" &&
+            readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(`127.0.0.1:${port}`)
+          );
         } catch {
           return false;
         }

@@ -7,7 +7,7 @@ import { chmod, lstat, mkdir, readdir, readFile, realpath, rm, symlink, writeFil
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Manifest } from "../lib/manifest";
-import type { Progress } from "../lib/staging/progress";
+import { SILENT_PROGRESS } from "../lib/staging/progress";
 import { StageError, stage as stageLib } from "../lib/staging/stager";
 import { createRepo, type FileSpec, makeTempDir, removeDir } from "./support/git-fixtures";
 import {
@@ -935,15 +935,6 @@ describe("precise failures", () => {
 
   // Called as a library, not through the CLI: what the manifest accepts as a name is the manifest's
   // business; what the stager does with a name the file system refuses is this test's.
-  const silent: Progress = {
-    start() {},
-    entryStarted() {},
-    entryDone() {},
-    entryFailed() {},
-    warn() {},
-    note() {},
-    stop() {},
-  };
   const manifestWith = (name: string): Manifest => ({
     version: 1,
     plugins: [
@@ -963,7 +954,7 @@ describe("precise failures", () => {
         manifest: manifestWith(name),
         dest,
         gitBaseUrl: baseUrl,
-        progress: silent,
+        progress: SILENT_PROGRESS,
       }).then(
         () => undefined,
         (e: unknown) => e,
@@ -985,14 +976,14 @@ describe("precise failures", () => {
       manifest: manifestWith(name),
       dest,
       gitBaseUrl: baseUrl,
-      progress: silent,
+      progress: SILENT_PROGRESS,
     });
     expect(first.entries.map((e) => e.action)).toEqual(["fetched", "fetched"]);
     const again = await stageLib({
       manifest: manifestWith(name),
       dest,
       gitBaseUrl: baseUrl,
-      progress: silent,
+      progress: SILENT_PROGRESS,
     });
     expect(again.entries.map((e) => e.action)).toEqual(["unchanged", "unchanged"]);
     expect(await leftovers(dest)).toEqual([]);

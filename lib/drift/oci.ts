@@ -32,12 +32,14 @@
  * garbage-collect, leaving the request to hang for ever), waits between attempts are capped, and the
  * caller's signal (the drift check's deadline) aborts everything else: pagination, token fetches, backoff.
  */
+
 import { createHash } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { retryAfterMs } from "../http/retry-after";
 import { CACHE_TAG, CheckError, type RegistryBackend, type RepositoryFacts } from "./types";
 
 /**
@@ -737,20 +739,6 @@ export function isLoopback(host: string): boolean {
   return (
     hostname === "localhost" || hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname)
   );
-}
-
-/** Retry-After in ms (delta seconds or an HTTP date), capped; undefined when absent or unreadable. */
-export function retryAfterMs(value: string | null, capMs: number, now = Date.now()): number | undefined {
-  if (value === null) return undefined;
-  const trimmed = value.trim();
-  let ms: number;
-  if (/^\d+$/.test(trimmed)) ms = Number(trimmed) * 1000;
-  else {
-    const at = Date.parse(trimmed);
-    if (Number.isNaN(at)) return undefined;
-    ms = at - now;
-  }
-  return Math.min(Math.max(ms, 0), capMs);
 }
 
 /** The parameters of each challenge in a WWW-Authenticate header (scopes may contain commas, quoted). */

@@ -3,7 +3,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { processState, runningPid, stopDaemon } from "./daemon";
+import { processState } from "../os/proc";
+import { runningPid, stopDaemon } from "./daemon";
 
 describe("daemons by pid", () => {
   it("a zombie is not running: its pid is never taken for a live service", async () => {

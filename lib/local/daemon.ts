@@ -6,19 +6,8 @@
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-
-export type ProcessState = "running" | "zombie" | "gone";
-
-export function processState(pid: number): ProcessState {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // The state follows the command name, which is in parentheses and may itself hold spaces or ")".
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return state === "Z" || state === "X" ? "zombie" : "running";
-  } catch {
-    return "gone";
-  }
-}
+import { setTimeout as sleep } from "node:timers/promises";
+import { processState } from "../os/proc";
 
 function runs(pid: number, binary: string): boolean {
   if (processState(pid) !== "running") return false;
@@ -58,8 +47,6 @@ export function startDaemon(d: Daemon): number {
   writeFileSync(d.pidFile, `${child.pid}\n`);
   return child.pid;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `ready` until it holds, the daemon dies, or the deadline passes (then it is stopped again). */
 export async function waitReady(d: Daemon, ready: () => Promise<boolean>, timeoutMs: number): Promise<void> {

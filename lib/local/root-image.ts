@@ -6,6 +6,7 @@
 import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { MANIFEST_ACCEPT } from "../drift/oci";
 
 export const BUSYBOX = "/bin/busybox";
 export const ROOT_REPOSITORY = "molecule-local/root";
@@ -16,17 +17,10 @@ COPY busybox /bin/busybox
 RUN ["/bin/busybox", "--install", "-s", "/bin"]
 `;
 
-const MANIFEST_TYPES = [
-  "application/vnd.oci.image.index.v1+json",
-  "application/vnd.oci.image.manifest.v1+json",
-  "application/vnd.docker.distribution.manifest.v2+json",
-  "application/vnd.docker.distribution.manifest.list.v2+json",
-].join(", ");
-
 async function present(registry: string, ref: string): Promise<boolean> {
   const res = await fetch(`http://${registry}/v2/${ROOT_REPOSITORY}/manifests/${ref}`, {
     method: "HEAD",
-    headers: { Accept: MANIFEST_TYPES },
+    headers: { Accept: MANIFEST_ACCEPT },
     signal: AbortSignal.timeout(5000),
   });
   return res.status === 200;

@@ -14,7 +14,7 @@ describe("the local stack's summary", () => {
       { platform: image("sha256:a"), "platform-agent": image("sha256:b") },
       { platform: image("sha256:a"), "platform-agent": image("sha256:c") },
       { "platform-agent": "r/x@sha256:c" },
-      { elapsedMs: 75_000, project: "/p" },
+      75_000,
     );
     expect(out).toContain("  platform: sha256:a\n    r/x:t\n    r/x:latest");
     expect(out).toContain("  runtime pin platform-agent: r/x@sha256:c");
@@ -23,7 +23,7 @@ describe("the local stack's summary", () => {
   });
 
   it("a first run built everything", () => {
-    const out = summarise(undefined, { platform: image("sha256:a") }, {}, { elapsedMs: 1000, project: "/p" });
+    const out = summarise(undefined, { platform: image("sha256:a") }, {}, 1000);
     expect(out).toContain("built: platform\n  unchanged: nothing");
   });
 });

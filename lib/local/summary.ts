@@ -13,7 +13,7 @@ export function summarise(
   before: ImagesOutput | undefined,
   after: ImagesOutput,
   pins: unknown,
-  info: { elapsedMs: number; project: string },
+  elapsedMs: number,
 ): string {
   const lines = ["", "local stack: summary"];
   const built: string[] = [];
@@ -28,6 +28,6 @@ export function summarise(
   }
   lines.push(`  built: ${built.join(", ") || "nothing"}`);
   lines.push(`  unchanged: ${unchanged.join(", ") || "nothing"}`);
-  lines.push(`  took ${formatDuration(info.elapsedMs)}`);
+  lines.push(`  took ${formatDuration(elapsedMs)}`);
   return lines.join("\n");
 }

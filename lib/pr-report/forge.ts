@@ -13,6 +13,8 @@
  * 404: GitHub's job token may not read /user), the job token's bot, `github-actions[bot]` on GitHub or
  * `gitea-actions` under Gitea Actions. Both are names no user can register on their forge.
  */
+import { setTimeout as sleep } from "node:timers/promises";
+import { retryAfterMs } from "../http/retry-after";
 import { maskText } from "./secrets";
 
 export interface ForgeConfig {
@@ -47,16 +49,6 @@ export interface Identity {
   /** "configured": given; "token": from GET /user; "fallback": GET /user was refused, the bot assumed. */
   source: "configured" | "token" | "fallback";
 }
-
-/** Retry-After as seconds or an HTTP date, in ms, capped; undefined when absent or unreadable. */
-export function retryAfterMs(value: string | null, capMs: number, now = Date.now()): number | undefined {
-  if (!value) return undefined;
-  const seconds = Number(value);
-  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(value) - now;
-  return Number.isFinite(ms) ? Math.min(Math.max(0, ms), capMs) : undefined;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface Comment {
   id: number;

@@ -3,8 +3,10 @@
  * by a `kill -9` is taken over even when the pid has since been reused by an unrelated process, or when
  * the killed holder lingers as a zombie nobody reaps.
  */
+
 import { randomBytes } from "node:crypto";
 import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { procStat } from "../os/proc";
 
 export class LockError extends Error {
   override name = "LockError";
@@ -14,18 +16,6 @@ interface Holder {
   pid: number;
   /** /proc/<pid>/stat field 22; null where /proc is unavailable (then the pid alone decides). */
   start: string | null;
-}
-
-/** Fields 3 (state) and 22 (start time) of /proc/<pid>/stat; undefined where /proc cannot tell. */
-function procStat(pid: number): { state: string; start: string | null } | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // The command name (field 2) may contain spaces; fields after it are plain.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return { state: fields[0] ?? "", start: fields[19] ?? null };
-  } catch {
-    return undefined;
-  }
 }
 
 function startTimeOf(pid: number): string | null {

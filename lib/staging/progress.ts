@@ -16,6 +16,19 @@ export interface Progress {
   stop(): void;
 }
 
+const noop = () => {};
+
+/** Reports nothing: for library callers that report in their own terms, and for tests. */
+export const SILENT_PROGRESS: Progress = {
+  start: noop,
+  entryStarted: noop,
+  entryDone: noop,
+  entryFailed: noop,
+  warn: noop,
+  note: noop,
+  stop: noop,
+};
+
 export function createProgress(stream: NodeJS.WriteStream, quiet = false): Progress {
   if (quiet) return quietProgress(stream);
   return stream.isTTY ? barProgress(stream) : lineProgress(stream);
@@ -23,7 +36,6 @@ export function createProgress(stream: NodeJS.WriteStream, quiet = false): Progr
 
 /** Quiet drops progress, never warnings or failures: those are what someone has to act on. */
 function quietProgress(stream: NodeJS.WritableStream): Progress {
-  const noop = () => {};
   return { ...lineProgress(stream), start: noop, entryStarted: noop, entryDone: noop, note: noop };
 }
 

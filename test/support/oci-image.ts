@@ -7,13 +7,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-
-const ACCEPT = [
-  "application/vnd.oci.image.index.v1+json",
-  "application/vnd.oci.image.manifest.v1+json",
-  "application/vnd.docker.distribution.manifest.v2+json",
-  "application/vnd.docker.distribution.manifest.list.v2+json",
-].join(", ");
+import { MANIFEST_ACCEPT } from "../../lib/drift/oci";
 
 export interface ImageManifest {
   mediaType?: string;
@@ -51,7 +45,7 @@ export function parseRef(ref: string): { host: string; repo: string; reference: 
 export async function manifestOf(ref: string): Promise<ImageManifest> {
   const { host, repo, reference } = parseRef(ref);
   const manifest = (await (
-    await get(`http://${host}/v2/${repo}/manifests/${reference}`, ACCEPT)
+    await get(`http://${host}/v2/${repo}/manifests/${reference}`, MANIFEST_ACCEPT)
   ).json()) as ImageManifest;
   if (!manifest.manifests) return manifest;
   const amd64 = manifest.manifests.find((d) => d.platform?.architecture === "amd64") ?? manifest.manifests[0];

@@ -5,23 +5,13 @@
 
 import { readFileSync } from "node:fs";
 import { parseManifest } from "../../lib/manifest";
-import type { Progress } from "../../lib/staging/progress";
+import { SILENT_PROGRESS } from "../../lib/staging/progress";
 import { stage } from "../../lib/staging/stager";
-
-const silent: Progress = {
-  start() {},
-  entryStarted() {},
-  entryDone() {},
-  entryFailed() {},
-  warn() {},
-  note() {},
-  stop() {},
-};
 
 async function main(): Promise<void> {
   const [manifestFile = "", dest = "", gitBaseUrl = ""] = process.argv.slice(2);
   const manifest = parseManifest(readFileSync(manifestFile, "utf8"), manifestFile);
-  const result = await stage({ manifest, dest, gitBaseUrl, progress: silent, concurrency: 1 });
+  const result = await stage({ manifest, dest, gitBaseUrl, progress: SILENT_PROGRESS, concurrency: 1 });
   const status = readFileSync("/proc/self/status", "utf8");
   const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB$`, "m").exec(status)?.[1] ?? 0);
   process.stdout.write(`${JSON.stringify({ result, hwmBytes: kib("VmHWM") * 1024 })}\n`);
