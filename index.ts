@@ -1,72 +1,82 @@
 // molecule-images: the platform's image pipeline. Staged templates feed a chain of images in which every
 // child's base is its parent's pushed digest, so order and freshness come from data, not from step order.
-import type * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "@pulumi/pulumi";
 import { EcrRegistry } from "./components/ecr-registry";
 import { PlatformImage } from "./components/platform-image";
 import { type ImageRegistry, ociRegistry } from "./components/registry";
 import { TemplateStaging } from "./components/template-staging";
 import { orderImages } from "./lib/image-graph";
 import { loadConfig } from "./lib/load-config";
+import { checkDockerfiles, DockerfileGateError } from "./lib/stack/dockerfile-gate";
+import { runStaging } from "./lib/stack/run-staging";
 
-// Everything that can be wrong with config, the manifest or the image graph fails here, before any resource.
-const { config, manifest } = loadConfig();
-const ordered = orderImages(config.images, manifest);
+// An async program: staging and the Dockerfile gate must finish before the first resource is declared, so
+// a failed check stops the preview or up before any repository, record or build.
+export = async () => {
+  // Everything that can be wrong with config, the manifest or the image graph fails here, before any resource.
+  const { config, manifest, manifestText } = loadConfig();
+  const ordered = orderImages(config.images, manifest);
 
-const registry: ImageRegistry =
-  config.registry.type === "ecr"
-    ? new EcrRegistry("registry", {
-        accountId: config.registry.accountId,
-        region: config.registry.region,
-        kmsKeyArn: config.registry.kmsKeyArn,
-        images: ordered,
+  const staged = await runStaging(config, manifest, manifestText);
+  const gate = checkDockerfiles(ordered, config, manifest);
+  for (const warning of gate.warnings) pulumi.log.warn(warning);
+  if (gate.problems.length > 0) throw new pulumi.RunError(new DockerfileGateError(gate.problems).message);
+
+  const registry: ImageRegistry =
+    config.registry.type === "ecr"
+      ? new EcrRegistry("registry", {
+          accountId: config.registry.accountId,
+          region: config.registry.region,
+          kmsKeyArn: config.registry.kmsKeyArn,
+          images: ordered,
+          tagPrefix: config.tagPrefix,
+          ...config.lifecycle,
+          adoptExistingRepositories: config.adoptExistingRepositories,
+        })
+      : ociRegistry(config.registry.address, ordered);
+
+  const staging = new TemplateStaging("templates", { staged });
+
+  const built = new Map<string, PlatformImage>();
+  for (const image of ordered) {
+    built.set(
+      image.name,
+      new PlatformImage(image.name, {
+        image,
+        repositoryUrl: registry.repositoryUrls[image.name] as pulumi.Output<string>,
+        credentials: registry.credentials,
+        base: image.base === undefined ? undefined : built.get(image.base),
+        templatesDigest: staging.digest,
+        sourceRoot: config.sourceRoot,
         tagPrefix: config.tagPrefix,
-        ...config.lifecycle,
-        adoptExistingRepositories: config.adoptExistingRepositories,
-      })
-    : ociRegistry(config.registry.address, ordered);
+        gitSha: config.gitSha,
+        sourceUrl: config.sourceUrl,
+        sourceDateEpoch: config.sourceDateEpoch,
+        cache: config.cache,
+        buildOnPreview: config.buildOnPreview,
+        platforms: config.platforms,
+        builder: config.builder,
+      }),
+    );
+  }
 
-const staging = new TemplateStaging("templates", {
-  manifest,
-  destPath: config.stagingPath,
-  gitBaseUrl: config.gitBaseUrl,
-  token: config.gitToken,
-});
-
-const built = new Map<string, PlatformImage>();
-for (const image of ordered) {
-  built.set(
-    image.name,
-    new PlatformImage(image.name, {
-      image,
-      repositoryUrl: registry.repositoryUrls[image.name] as pulumi.Output<string>,
-      credentials: registry.credentials,
-      base: image.base === undefined ? undefined : built.get(image.base),
-      templatesDigest: staging.digest,
-      sourceRoot: config.sourceRoot,
-      tagPrefix: config.tagPrefix,
-      gitSha: config.gitSha,
-      sourceUrl: config.sourceUrl,
-      sourceDateEpoch: config.sourceDateEpoch,
-      cache: config.cache,
-      buildOnPreview: config.buildOnPreview,
-      platforms: config.platforms,
-      builder: config.builder,
+  // The contract the drift check and the control plane read.
+  const images = Object.fromEntries(
+    [...built].map(([name, image]) => [
+      name,
+      { repository: image.repository, ref: image.ref, digest: image.digest, tags: image.tags },
+    ]),
+  );
+  const runtimeImagePins = Object.fromEntries(
+    ordered.flatMap((image) => {
+      const pinned = built.get(image.name);
+      return image.runtimePin && pinned ? [[image.runtimePin, pinned.pinnedRef]] : [];
     }),
   );
-}
-
-// The contract the drift check and the control plane read.
-export const images = Object.fromEntries(
-  [...built].map(([name, image]) => [
-    name,
-    { repository: image.repository, ref: image.ref, digest: image.digest, tags: image.tags },
-  ]),
-);
-export const repositories = registry.repositoryUrls;
-export const templates = { digest: staging.digest, entries: staging.templates };
-export const runtimeImagePins = Object.fromEntries(
-  ordered.flatMap((image) => {
-    const pinned = built.get(image.name);
-    return image.runtimePin && pinned ? [[image.runtimePin, pinned.pinnedRef]] : [];
-  }),
-);
+  return {
+    images,
+    repositories: registry.repositoryUrls,
+    templates: { digest: staging.digest, entries: staging.templates },
+    runtimeImagePins,
+  };
+};

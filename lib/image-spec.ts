@@ -4,6 +4,7 @@
  * are tested without an engine. Values may be Pulumi outputs; this module only places them.
  */
 import { posix } from "node:path";
+import { fillPlaceholders } from "./build-arg-facts";
 import { CACHE_TAG } from "./lifecycle-policy";
 import type { ImageConfig } from "./stack-config";
 
@@ -41,7 +42,10 @@ export function tagsFor(tagPrefix: string, gitSha: string): string[] {
 
 export function imageSpec<T>(input: ImageSpecInput<T>): ImageSpec<T> {
   const { image } = input;
-  const buildArgs: Record<string, string | T> = { ...image.buildArgs };
+  const facts = { commit: input.gitSha, commitTime: input.sourceDateEpoch };
+  const buildArgs: Record<string, string | T> = Object.fromEntries(
+    Object.entries(image.buildArgs).map(([name, value]) => [name, fillPlaceholders(value, facts)]),
+  );
   if (image.templateDir) buildArgs[image.templateDir.arg] = image.templateDir.path;
   if (input.baseRef !== undefined) buildArgs[image.baseArg] = input.baseRef;
   // BuildKit reads this arg itself (no ARG needed): image and history times become the commit's, so a

@@ -6,6 +6,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { placeholdersIn } from "./build-arg-facts";
 import { type Manifest, ManifestError, parseManifest } from "./manifest";
 import {
   ConfigError,
@@ -40,6 +41,8 @@ function git(args: string[], cwd: string): string | undefined {
 export interface LoadedConfig {
   config: StackConfig;
   manifest: Manifest;
+  /** The manifest file's text as read, for `stageManifest` (the image then carries these exact bytes). */
+  manifestText: string;
 }
 
 export function loadConfig(
@@ -76,6 +79,21 @@ export function loadConfig(
     ]);
   }
   const epoch = git(["show", "-s", "--format=%ct", gitSha], sourceRootPath);
+  const sourceDateEpoch = epoch && /^\d+$/.test(epoch) ? Number(epoch) : undefined;
+  if (sourceDateEpoch === undefined) {
+    const needing = settings.images.flatMap((image, i) =>
+      Object.entries(image.buildArgs)
+        .filter(([, value]) => placeholdersIn(value).names.includes("commitTime"))
+        .map(([arg]) => `${PROJECT}:images[${i}].buildArgs.${arg}`),
+    );
+    if (needing.length > 0)
+      throw new ConfigError(
+        needing.map(
+          (key) =>
+            `${key}: uses {commitTime}, but the time of commit ${gitSha} cannot be read from ${settings.sourceRoot} (not a git checkout holding it)`,
+        ),
+      );
+  }
 
   const manifestPath = resolve(projectDir, settings.manifest);
   let text: string;
@@ -101,11 +119,12 @@ export function loadConfig(
 
   return {
     manifest,
+    manifestText: text,
     config: {
       ...settings,
       gitBaseUrl,
       gitSha,
-      sourceDateEpoch: epoch && /^\d+$/.test(epoch) ? Number(epoch) : undefined,
+      sourceDateEpoch,
       gitToken: env.MOLECULE_GITEA_TOKEN || undefined,
       sourceRootPath,
       manifestPath,

@@ -4,6 +4,7 @@
  */
 import { posix } from "node:path";
 import { z } from "zod";
+import { placeholdersIn } from "./build-arg-facts";
 import { LIST_DIRS, type ListName } from "./manifest";
 
 /** Where the stager puts templates, relative to the source root (what the Dockerfiles COPY from). */
@@ -37,8 +38,19 @@ const imageSchema = z.strictObject({
       path: relativePath("template"),
     })
     .optional(),
-  /** Plain build args (e.g. the root image for an offline engine). Never secrets: they land in the image. */
-  buildArgs: z.record(z.string().regex(ARG_RE, "expected a build arg name"), z.string()).default({}),
+  /**
+   * Plain build args (e.g. the root image for an offline engine). Never secrets: they land in the image.
+   * Values may name the commit's facts: {commit}, {commitShort}, {commitTime}.
+   */
+  buildArgs: z
+    .record(
+      z.string().regex(ARG_RE, "expected a build arg name"),
+      z.string().superRefine((value, ctx) => {
+        for (const problem of placeholdersIn(value).problems)
+          ctx.addIssue({ code: "custom", message: problem });
+      }),
+    )
+    .default({}),
   /** Key under `runtimeImagePins` for the control plane (e.g. "platform-agent"). */
   runtimePin: z.string().min(1).optional(),
 });
@@ -80,6 +92,13 @@ export const stackConfigSchema = z.strictObject({
   /** Canonical URL of the source repository, for the OCI source label. */
   sourceUrl: z.string().url().optional(),
   manifest: z.string().min(1).default("manifest.json"),
+  /**
+   * The platform's own manifest, relative to the source root. An image that copies it must carry exactly
+   * its pins: the preview fails on any entry that differs from what this stack stages.
+   */
+  platformManifest: relativePath("manifest").default("manifest.json"),
+  /** Also write the manifest this stack stages from to <staging dir>/manifest.json, for images to copy. */
+  stageManifest: bool.default(false),
   tagPrefix: z
     .string()
     .regex(/^[a-z0-9][a-z0-9_.-]*$/, "expected a tag prefix like staging")

@@ -118,7 +118,9 @@ describe.skipIf(unavailable !== undefined)("the local stack on the real engine",
       gitBaseUrl: `file://${path.join(world.dir, "git")}`,
       gitSha: SHA,
       images: (base.images as Array<Record<string, unknown>>).map((image) =>
-        image.name === "platform" ? { ...image, buildArgs: { ROOT_IMAGE: world.rootImage } } : image,
+        image.name === "platform"
+          ? { ...image, buildArgs: { ...(image.buildArgs as object), ROOT_IMAGE: world.rootImage } }
+          : image,
       ),
     };
     writeStackConfig(world, STACK, config);
@@ -163,6 +165,58 @@ describe.skipIf(unavailable !== undefined)("the local stack on the real engine",
     expect(pins["platform-agent"]).toBe(
       `${world.registry.host}/${AGENT_REPO}@${images["platform-agent"]?.digest}`,
     );
+  });
+
+  it("stamps the commit into the base (GIT_SHA from {commit}) and carries the manifest its templates came from", async () => {
+    const base = images.platform;
+    const rootfs = await unpack(`${base?.repository}@${base?.digest}`);
+    expect(readFileSync(path.join(rootfs, "app", "git-sha"), "utf8")).toBe(`${SHA}\n`);
+    expect(readFileSync(path.join(rootfs, "app", "manifest.json"), "utf8")).toBe(
+      readFileSync(path.join(world.dir, "manifest.local.json"), "utf8"),
+    );
+  });
+
+  it("a Dockerfile that does not match the stack fails the preview and the up before any build, listing every problem", async () => {
+    const agentFile = path.join(
+      world.dir,
+      "sample-platform",
+      "workspace-server",
+      "Dockerfile.platform-agent",
+    );
+    const original = readFileSync(agentFile, "utf8");
+    writeFileSync(agentFile, original.replace("mcp_servers.yaml /opt", "mcp.yaml /opt"));
+    const saved = config;
+    setConfig({
+      gitSha: "9".repeat(40),
+      images: (config.images as Array<Record<string, unknown>>).map((image) =>
+        image.name === "platform-agent" ? { ...image, buildArgs: { STRAY: "1" } } : image,
+      ),
+    });
+    try {
+      for (const command of [
+        ["preview", "--stack", STACK],
+        ["up", "--stack", STACK, "--yes", "--skip-preview"],
+      ]) {
+        const failed = await world.pulumi(command);
+        const log = failed.stdout + failed.stderr;
+        expect(failed.code, log).not.toBe(0);
+        expect(log).toContain("the Dockerfiles do not match the stack (2 problems); nothing was built:");
+        expect(log).toContain(
+          "platform-agent: sample-platform/workspace-server/Dockerfile.platform-agent:6: build arg STRAY is passed but no ARG STRAY is declared",
+        );
+        expect(log).toMatch(
+          /platform-agent: sample-platform\/workspace-server\/Dockerfile.platform-agent:1\d: COPY \$\{PLATFORM_AGENT_TEMPLATE_DIR\}\/mcp.yaml: \S+\/mcp.yaml is not staged/,
+        );
+        // Stopped before any resource: no build step ran.
+        expect(log).not.toMatch(/docker-build:index:Image|#\d+ \[/);
+      }
+    } finally {
+      writeFileSync(agentFile, original);
+      config = saved;
+      writeStackConfig(world, STACK, config);
+    }
+    expect(await tagDigest(AGENT_REPO, "local-9999999")).toBeUndefined();
+    expect((await outputs()).images).toEqual(images);
   });
 
   it("bakes the platform-agent identity byte for byte, the fallback executable, the entrypoint from a heredoc", async () => {
@@ -343,7 +397,7 @@ describe.skipIf(unavailable !== undefined)("the local stack on the real engine",
     writeFileSync(
       path.join(world.dir, "sample-platform", "workspace-server", "Dockerfile.broken"),
       // biome-ignore lint/suspicious/noTemplateCurlyInString: Dockerfile text, not a JS template
-      "ARG ROOT_IMAGE\nFROM ${ROOT_IMAGE}\nRUN echo the base build breaks && exit 3\n",
+      "ARG ROOT_IMAGE\nFROM ${ROOT_IMAGE}\nARG GIT_SHA\nRUN echo the base build breaks && exit 3\n",
     );
     const broken = "e2e-broken";
     const init = await world.pulumi(["stack", "init", broken]);

@@ -8,7 +8,6 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { checkDockerfile } from "../lib/dockerfile-contract";
 import { TEMPLATES_LABEL } from "../lib/image-spec";
 import { createSampleRepos } from "../lib/sample-repos";
 import { type ImageConfig, stackConfigSchema } from "../lib/stack-config";
@@ -62,6 +61,8 @@ beforeAll(() => {
     "molecule-images:gitBaseUrl": `file://${dir}/git`,
     "molecule-images:sourceRoot": sourceRoot,
     "molecule-images:gitSha": SHA,
+    // The sample base image copies the staged manifest (the real one copies its own: see the gate tests).
+    "molecule-images:stageManifest": "true",
   };
   stagingImages = JSON.parse(base["molecule-images:images"] ?? "[]");
 });
@@ -400,60 +401,120 @@ describe("config and graph errors stop the program before any resource", () => {
   }
 });
 
-describe("the Dockerfiles honour the stack (the old drift gate, generalised)", () => {
-  it("every passed build arg is declared, every template COPY source is staged, a defaulted base arg is named", async () => {
+describe("the Dockerfile gate: every preview and up checks the real Dockerfiles before any resource", () => {
+  /** A source root of its own, so a test's Dockerfile edits stay its own. */
+  const sourceCopy = (from: string, edit?: (root: string) => void) => {
+    const root = mkdtempSync(path.join(dir, "gate-"));
+    cpSync(from, root, { recursive: true });
+    edit?.(root);
+    return root;
+  };
+  const failingRun = async (config: Record<string, string>) => {
+    let declared: Declared[] | undefined;
+    const error = await runProgram({ config, resolve: resolver() }).then(
+      (run) => {
+        declared = run.resources;
+        return undefined;
+      },
+      (err: Error) => err,
+    );
+    return { error, declared };
+  };
+
+  it("the sample platform passes, and GIT_SHA reaches the base image as the commit", async () => {
     const run = await runProgram({ config: base, resolve: resolver() });
-    const staged = path.join(sourceRoot, ".tenant-bundle-deps");
-    const filesUnder = (root: string, rel = ""): string[] =>
-      readdirSync(path.join(root, rel), { withFileTypes: true }).flatMap((e) =>
-        e.isDirectory() ? filesUnder(root, path.posix.join(rel, e.name)) : [path.posix.join(rel, e.name)],
-      );
-    for (const image of stagingImages) {
-      const declared = run.one(IMAGE, `${image.name}-image`);
-      const dockerfile = declared.inputs.dockerfile as { location: string };
-      const { problems, warnings } = checkDockerfile(readFileSync(dockerfile.location, "utf8"), {
-        file: image.dockerfile,
-        buildArgs: Object.keys(declared.inputs.buildArgs as object),
-        baseArg: image.base ? (image.baseArg ?? "BASE_IMAGE") : undefined,
-        template: image.templateDir && {
-          arg: image.templateDir.arg,
-          files: new Set(filesUnder(path.join(sourceRoot, image.templateDir.path))),
-        },
-      });
-      expect(problems).toEqual([]);
-      // The sample agent Dockerfile keeps the real one's default on BASE_IMAGE: a warning, never an error.
-      expect(warnings).toEqual(
-        image.base
-          ? [
-              `${image.dockerfile}: ARG BASE_IMAGE has a default (molecule-local/platform:latest); the stack always passes the base's pushed digest, so the default never wins a stack build`,
-            ]
-          : [],
-      );
-    }
-    expect(filesUnder(staged).length).toBeGreaterThan(0);
+    const platform = run.one(IMAGE, "platform-image");
+    expect((platform.inputs.buildArgs as Record<string, string>).GIT_SHA).toBe(SHA);
+    // The staged manifest is the stack's own, byte for byte (stageManifest).
+    expect(readFileSync(path.join(sourceRoot, ".tenant-bundle-deps", "manifest.json"), "utf8")).toBe(
+      readFileSync(path.join(dir, "manifest.json"), "utf8"),
+    );
   });
 
-  it("catches a stray build arg, a defaulted base and a COPY of a file the template lacks", () => {
-    const text =
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: Dockerfile text, not a JS template
-      "ARG BASE_IMAGE=molecule-local/platform:latest\nFROM ${BASE_IMAGE}\nARG T\nCOPY ${T}/missing.yaml /x/\n";
-    expect(
-      checkDockerfile(text, {
-        file: "D",
-        buildArgs: ["BASE_IMAGE", "T", "GIT_SHA", "SOURCE_DATE_EPOCH"],
-        baseArg: "BASE_IMAGE",
-        template: { arg: "T", files: new Set(["config.yaml"]) },
-      }),
-    ).toEqual({
-      problems: [
-        "D: build arg GIT_SHA is passed but the Dockerfile declares no ARG GIT_SHA",
-        // biome-ignore lint/suspicious/noTemplateCurlyInString: Dockerfile text, not a JS template
-        "D: COPY ${T}/missing.yaml: missing.yaml is not in the staged template",
-      ],
-      warnings: [
-        "D: ARG BASE_IMAGE has a default (molecule-local/platform:latest); the stack always passes the base's pushed digest, so the default never wins a stack build",
-      ],
+  it("lists every problem at once, each naming the image, the Dockerfile and line, and the arg or file; declares nothing", async () => {
+    const root = sourceCopy(path.join(PROJECT_DIR, "sample-platform"), (r) => {
+      const base = path.join(r, "workspace-server", "Dockerfile");
+      // GIT_SHA moved before the first FROM: it no longer reaches the RUN that stamps it.
+      writeFileSync(
+        base,
+        readFileSync(base, "utf8")
+          .replace("ARG GIT_SHA=dev\n", "")
+          .replace(
+            "ARG ROOT_IMAGE=debian:bookworm-slim",
+            "ARG ROOT_IMAGE=debian:bookworm-slim\nARG GIT_SHA=dev",
+          ),
+      );
+      const agent = path.join(r, "workspace-server", "Dockerfile.platform-agent");
+      writeFileSync(agent, readFileSync(agent, "utf8").replace("mcp_servers.yaml /opt", "mcp.yaml /opt"));
     });
+    const images = stagingImages.map((image) =>
+      image.name === "platform-agent" ? { ...image, buildArgs: { STRAY: "1" } } : image,
+    );
+    const { error, declared } = await failingRun({
+      ...withImages(images),
+      "molecule-images:sourceRoot": root,
+    });
+    expect(declared).toBeUndefined();
+    const agentFile = `${root}/workspace-server/Dockerfile.platform-agent`;
+    const baseFile = `${root}/workspace-server/Dockerfile`;
+    expect(error?.message).toBe(
+      [
+        "the Dockerfiles do not match the stack (4 problems); nothing was built:",
+        `  - platform: ${baseFile}:11: RUN uses GIT_SHA, but this stage does not declare ARG GIT_SHA; the ARG on line 6 is before the first FROM, where only FROM lines see it, so GIT_SHA is empty here`,
+        `  - platform: ${baseFile}:6: build arg GIT_SHA is declared only before the first FROM, where only FROM lines can use it, and no FROM does; no build step ever sees it (declare ARG GIT_SHA inside the stage that needs it)`,
+        `  - platform-agent: ${agentFile}:6: build arg STRAY is passed but no ARG STRAY is declared; BuildKit ignores an undeclared build arg`,
+        `  - platform-agent: ${agentFile}:11: COPY \${PLATFORM_AGENT_TEMPLATE_DIR}/mcp.yaml: .tenant-bundle-deps/workspace-configs-templates/platform-agent/mcp.yaml is not staged`,
+      ].join("\n"),
+    );
+  });
+
+  it("the platform's own Dockerfiles (their shape at the fix's commit) pass when its manifest pins what is staged", async () => {
+    const root = sourceCopy(path.join(PROJECT_DIR, "test", "fixtures", "platform"), (r) =>
+      cpSync(path.join(dir, "manifest.json"), path.join(r, "manifest.json")),
+    );
+    const run = await runProgram({
+      config: { ...base, "molecule-images:sourceRoot": root, "molecule-images:stageManifest": "false" },
+      resolve: resolver(),
+    });
+    expect((run.one(IMAGE, "platform-image").inputs.buildArgs as Record<string, string>).GIT_SHA).toBe(SHA);
+  });
+
+  it("an image that copies the platform's manifest while carrying other pins fails, listing each entry", async () => {
+    const staged = JSON.parse(readFileSync(path.join(dir, "manifest.json"), "utf8"));
+    const agentRef = staged.workspace_templates[0].ref as string;
+    const claimed = {
+      ...staged,
+      workspace_templates: [{ ...staged.workspace_templates[0], ref: "f".repeat(40) }],
+      org_templates: [],
+    };
+    const root = sourceCopy(path.join(PROJECT_DIR, "test", "fixtures", "platform"), (r) =>
+      writeFileSync(path.join(r, "manifest.json"), JSON.stringify(claimed)),
+    );
+    const { error, declared } = await failingRun({
+      ...base,
+      "molecule-images:sourceRoot": root,
+      "molecule-images:stageManifest": "false",
+    });
+    expect(declared).toBeUndefined();
+    const where = `platform: ${root}/workspace-server/Dockerfile:20: COPY manifest.json: the image would claim pins it does not carry`;
+    const ours = path.join(dir, "manifest.json");
+    expect(error?.message).toBe(
+      [
+        "the Dockerfiles do not match the stack (2 problems); nothing was built:",
+        `  - ${where}: workspace_templates/platform-agent: ${root}/manifest.json pins ffffffffffff, ${ours} stages ${agentRef.slice(0, 12)}`,
+        `  - ${where}: org_templates/org-demo: staged from ${ours} but not listed in ${root}/manifest.json`,
+      ].join("\n"),
+    );
+  });
+
+  it("an unknown placeholder in a build arg is a config error naming the image and the arg", async () => {
+    const images = stagingImages.map((image) =>
+      image.name === "platform" ? { ...image, buildArgs: { GIT_SHA: "{sha}" } } : image,
+    );
+    const { error } = await failingRun(withImages(images));
+    expect(error?.message).toContain(
+      "molecule-images:images[0].buildArgs.GIT_SHA: unknown placeholder {sha} (expected one of {commit}, {commitShort}, {commitTime})",
+    );
   });
 });
 

@@ -114,7 +114,10 @@ export async function runProgram(opts: {
     opts.preview ?? false,
   );
   vi.resetModules();
-  const program = (await import("../../index.js")) as Record<string, unknown>;
+  // The program is an async function (`export =`): the engine calls it and takes its result as the outputs.
+  const mod = (await import("../../index.js")) as { default?: unknown };
+  const main = typeof mod.default === "function" ? mod.default : mod;
+  const program = (await (main as () => Promise<Record<string, unknown>>)()) as Record<string, unknown>;
   const outputs: Record<string, unknown> = {};
   // Images register last (they wait on staging and on their bases): once all have, the program is done.
   const expected = (JSON.parse(opts.config["molecule-images:images"] ?? "[]") as unknown[]).length;
