@@ -1,6 +1,6 @@
 // The drift check's own logic: classification, rendering, orchestration and the CLI contract. Registries
 // are a scripted RegistryBackend here; the real backends are tested against the AWS SDK mock
-// (drift-ecr.test.ts) and a real registry (drift-oci.test.ts).
+// (drift-ecr.test.ts), moto's ECR server (drift-ecr-moto.test.ts) and a real registry (drift-oci.test.ts).
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
