@@ -89,6 +89,11 @@ async function check(
   };
 }
 
+async function until(done: () => boolean, ms: number): Promise<void> {
+  for (const deadline = Date.now() + ms; !done() && Date.now() < deadline; )
+    await new Promise((r) => setTimeout(r, 10));
+}
+
 describe("every wait is bounded (a registry that never answers or trickles cannot hang the check)", () => {
   it("the defaults' worst case is under 3 minutes: per request, and for the whole check", () => {
     const { timeoutMs, attempts, retryBaseMs, maxRetryAfterMs } = OCI_DEFAULTS;
@@ -116,6 +121,8 @@ describe("every wait is bounded (a registry that never answers or trickles canno
       expect(r.results).toHaveLength(1);
       expect(r.results[0]?.status).toBe("error");
       expect(r.results[0]?.detail).toMatch(/timed out: no answer within 300 ms after 2 attempts/);
+      // The second attempt's request may reach the server a moment after the check has given up on it.
+      await until(() => silent.requests.length >= 2, 1_000);
       expect(silent.requests).toHaveLength(2);
       expect(r.ms).toBeLessThan(5_000);
     } finally {
@@ -161,7 +168,8 @@ describe("every wait is bounded (a registry that never answers or trickles canno
     expect(r.code).toBe(2);
     expect(r.results[0]?.status).toBe("error");
     expect(r.results[0]?.detail).toMatch(/timed out: the drift check's deadline of 1 s passed/);
-    expect(endless.requests.length).toBeGreaterThan(10);
+    // Many pages, each in time (a loaded 2-core runner serves fewer than an idle one): only the deadline ends it.
+    expect(endless.requests.length).toBeGreaterThan(3);
     expect(r.ms).toBeLessThan(3_000);
     // Nothing is left running: no further pages after the deadline. A request already written
     // when the deadline fired may still reach the server a moment later, so allow that one.
