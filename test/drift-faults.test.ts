@@ -121,9 +121,11 @@ describe("every wait is bounded (a registry that never answers or trickles canno
       expect(r.results).toHaveLength(1);
       expect(r.results[0]?.status).toBe("error");
       expect(r.results[0]?.detail).toMatch(/timed out: no answer within 300 ms after 2 attempts/);
-      // The second attempt's request may reach the server a moment after the check has given up on it.
+      // Two attempts (the detail says so), and never more. On a loaded runner the second attempt's 300 ms can
+      // run out before the server has read its request, so the server may have seen only the first.
       await until(() => silent.requests.length >= 2, 1_000);
-      expect(silent.requests).toHaveLength(2);
+      expect(silent.requests.length).toBeGreaterThanOrEqual(1);
+      expect(silent.requests.length).toBeLessThanOrEqual(2);
       expect(r.ms).toBeLessThan(5_000);
     } finally {
       clearInterval(pressure);
