@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { DescribeRepositoriesCommand, ECRClient } from "@aws-sdk/client-ecr";
+import { killOnExit } from "./kill-on-exit";
 
 export const MOTO_ENV = "MOLECULE_MOTO_SERVER";
 export const MOTO_INSTALL_HINT = `export ${MOTO_ENV}=$(bash .ci/moto-server)`;
@@ -37,18 +38,6 @@ export interface MotoServer {
   stop(): Promise<void>;
 }
 
-// A server left behind by a crashed test process would keep its port: kill ours on exit.
-const livePids = new Set<number>();
-process.once("exit", () => {
-  for (const pid of livePids) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // Already gone.
-    }
-  }
-});
-
 /** Dummy credentials, given in the client's config: the SDK never looks for real ones. */
 export function motoClient(url: string, region: string): ECRClient {
   return new ECRClient({
@@ -78,9 +67,8 @@ export async function startMoto(bin: string, readyWithinMs = 30_000): Promise<Mo
   child.stderr?.setEncoding("utf8").on("data", onData);
   const pid = child.pid;
   if (pid === undefined) throw new Error(`could not spawn ${bin}`);
-  livePids.add(pid);
+  killOnExit(child);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  child.once("exit", () => livePids.delete(pid));
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {

@@ -13,6 +13,7 @@ import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { gzipSync } from "node:zlib";
+import { killOnExit } from "./kill-on-exit";
 
 export const DOCKER_REGISTRY = "/usr/bin/docker-registry";
 export const INSTALL_HINT = "apt-get install -y docker-registry";
@@ -58,18 +59,6 @@ export interface LocalRegistry {
   /** SIGTERM (SIGKILL after 5 s) to this registry's pid only, then removes its temp dir. Idempotent. */
   stop(): Promise<void>;
 }
-
-// A registry left behind by a crashed test process would keep a port and a temp dir: kill ours on exit.
-const livePids = new Set<number>();
-process.once("exit", () => {
-  for (const pid of livePids) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // Already gone.
-    }
-  }
-});
 
 /**
  * A free loopback port, by letting the kernel pick one and releasing it. Another process may grab it
@@ -128,9 +117,8 @@ async function startOnce(port: number): Promise<LocalRegistry> {
     await rm(rootDir, { recursive: true, force: true });
     throw new Error(`could not spawn ${DOCKER_REGISTRY}`);
   }
-  livePids.add(pid);
+  killOnExit(child);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  child.once("exit", () => livePids.delete(pid));
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
