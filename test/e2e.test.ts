@@ -288,7 +288,8 @@ describe.skipIf(unavailable !== undefined)("the local stack on the real engine",
     expect(log).toContain(`importing cache manifest from ${world.registry.host}/${AGENT_REPO}:buildcache`);
     // Every COPY, in both images, is served from the cache: BuildKit prints "#<step> CACHED" for each.
     const copies = cachedCopies(log);
-    expect(copies.filter((c) => c.instruction.startsWith("platform-image")).length).toBe(4);
+    // The base: the three staged folders, the staged manifest, the builder stage's git-sha, the entrypoint.
+    expect(copies.filter((c) => c.instruction.startsWith("platform-image")).length).toBe(6);
     expect(copies.filter((c) => c.instruction.startsWith("platform-agent-image")).length).toBe(5);
     expect(copies.filter((c) => !c.cached).map((c) => c.instruction)).toEqual([]);
   });
