@@ -1,6 +1,7 @@
 /**
- * npm run stage -- --manifest <file> --dest <dir> [--git-base-url <url>] [--concurrency N]
- *                  [--allow-missing-private] [--attempts N] [--retry-delay-ms N] [--quiet]
+ * npm run -s stage -- --manifest <file> --dest <dir> [--git-base-url <url>] [--concurrency N]
+ *                     [--allow-missing-private] [--attempts N] [--retry-delay-ms N] [--quiet]
+ * (-s: without it npm prints its own banner on stdout, ahead of the JSON.)
  *
  * stdout: one JSON document { digest, entries: [{ list, name, ref, digest, action }], skipped }.
  * stderr: progress. Exit 0 staged, 1 staging failed, 2 bad usage, invalid manifest, or a destination the
@@ -25,7 +26,7 @@ import {
   stage,
 } from "../lib/staging/stager";
 
-const USAGE = `usage: npm run stage -- --manifest <file> --dest <dir> [options]
+const USAGE = `usage: npm run -s stage -- --manifest <file> --dest <dir> [options]
 
   --manifest <file>          manifest.json to stage (required)
   --dest <dir>               staging destination, e.g. .tenant-bundle-deps (required): a new or empty
@@ -52,7 +53,20 @@ function positiveInt(name: string, value: string | undefined, fallback: number, 
   return n;
 }
 
+/**
+ * `npm run stage` without -s has already printed npm's banner on stdout by the time this runs, so stdout
+ * is no longer the JSON alone: only stderr can still say so.
+ */
+function noteNpmBanner(env: NodeJS.ProcessEnv): void {
+  if (env.npm_lifecycle_event === "stage" && env.npm_config_loglevel !== "silent") {
+    process.stderr.write(
+      "stage: note: npm printed its banner on stdout ahead of the JSON; `npm run -s stage -- ...` prints the JSON alone\n",
+    );
+  }
+}
+
 async function main(): Promise<number> {
+  noteNpmBanner(process.env);
   let args: ReturnType<typeof parse>;
   const parse = () =>
     parseArgs({
