@@ -65,8 +65,18 @@ function noteNpmBanner(env: NodeJS.ProcessEnv): void {
   }
 }
 
+/**
+ * Where relative paths start: the directory the command was typed in. `npm run` runs the script from the
+ * package root and leaves that directory in INIT_CWD; trusted only when npm is running this script, since
+ * INIT_CWD is inherited by anything an npm script starts.
+ */
+function invocationDir(env: NodeJS.ProcessEnv, cwd = process.cwd()): string {
+  return env.npm_lifecycle_event === "stage" && env.INIT_CWD ? env.INIT_CWD : cwd;
+}
+
 async function main(): Promise<number> {
   noteNpmBanner(process.env);
+  const here = invocationDir(process.env);
   let args: ReturnType<typeof parse>;
   const parse = () =>
     parseArgs({
@@ -103,10 +113,11 @@ async function main(): Promise<number> {
     const attempts = positiveInt("attempts", v.attempts, DEFAULT_ATTEMPTS);
     const retryDelayMs = positiveInt("retry-delay-ms", v["retry-delay-ms"], DEFAULT_RETRY_DELAY_MS, 0);
     const gitInactivityS = positiveInt("git-timeout-s", v["git-timeout-s"], DEFAULT_INACTIVITY_S);
+    // Shown as typed; read from where it was typed.
     const manifestFile = v.manifest;
     let text: string;
     try {
-      text = await readFile(manifestFile, "utf8");
+      text = await readFile(resolve(here, manifestFile), "utf8");
     } catch (err) {
       throw new UsageError(
         `${manifestFile}: cannot read manifest: ${(err as NodeJS.ErrnoException).code ?? err}`,
@@ -115,7 +126,7 @@ async function main(): Promise<number> {
     const manifest = parseManifest(text, manifestFile);
     const result = await stage({
       manifest,
-      dest: resolve(v.dest),
+      dest: resolve(here, v.dest),
       gitBaseUrl: v["git-base-url"] ?? DEFAULT_GIT_BASE_URL,
       githubBaseUrl: v["github-base-url"] ?? DEFAULT_GITHUB_BASE_URL,
       concurrency,

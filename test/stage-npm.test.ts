@@ -2,7 +2,7 @@
 // npm does shows here: its banner on stdout, and the working directory it changes to the package root.
 
 import { spawn } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, symlink } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { gitEnv, makeTempDir, removeDir } from "./support/git-fixtures";
@@ -95,5 +95,49 @@ describe("the README's command", () => {
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/^\s*> molecule-images@\S+ stage\n/);
     expect(run.stderr).toContain("`npm run -s stage -- ...` prints the JSON alone");
+  });
+});
+
+describe("relative paths", () => {
+  /**
+   * A checkout of this package somewhere else (its package.json, cli/, lib/ and node_modules linked in), so
+   * that a subdirectory of it can be written to without writing into the repository.
+   */
+  async function checkout(): Promise<string> {
+    const dir = path.join(scratch, `${++dirs}-checkout`);
+    await mkdir(dir);
+    for (const name of ["package.json", "cli", "lib", "node_modules"])
+      await symlink(path.join(PROJECT, name), path.join(dir, name));
+    return dir;
+  }
+
+  it("resolve from the directory the command was typed in, not the package root npm runs it from", async () => {
+    const pkg = await checkout();
+    const sub = path.join(pkg, "sample", "work");
+    await mkdir(sub, { recursive: true });
+    await writeManifest(path.join(sub, "manifest.json"), manifestOf([set.extra], "a"));
+    // The same relative names at the package root: the wrong resolution would find a manifest there.
+    await writeManifest(path.join(pkg, "manifest.json"), manifestOf([set.plugDev], "a"));
+    const run = await runDocumented(
+      ["--manifest", "manifest.json", "--dest", "deps", "--git-base-url", `file://${root}`],
+      sub,
+    );
+    expect(run.code, run.stderr).toBe(0);
+    expect((JSON.parse(run.stdout) as StageOutput).entries.map((e) => e.name)).toEqual([set.extra.name]);
+    expect(
+      await diffAgainstCommit(
+        entryDir(path.join(sub, "deps"), "plugins", set.extra.name),
+        set.extra.fixture.dir,
+        set.extra.a,
+      ),
+    ).toEqual([]);
+    expect((await readdir(pkg)).sort()).toEqual([
+      "cli",
+      "lib",
+      "manifest.json",
+      "node_modules",
+      "package.json",
+      "sample",
+    ]);
   });
 });
