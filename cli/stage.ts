@@ -144,6 +144,12 @@ async function main(): Promise<number> {
       process.stderr.write(`stage: ${err.message}\n`);
       return 2;
     }
+    // Each failed entry was reported as it happened (a FAILED line, even with --quiet): once is enough.
+    if (err instanceof StageError) {
+      const n = err.failures.length;
+      process.stderr.write(`stage: staging failed for ${n} entr${n === 1 ? "y" : "ies"} (FAILED above)\n`);
+      return 1;
+    }
     // Expected failures get their message; only a bug gets a stack trace.
     const expected =
       err instanceof StageError || err instanceof LockError || (err as NodeJS.ErrnoException).code;

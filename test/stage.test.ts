@@ -516,7 +516,7 @@ describe("permanent errors", () => {
     expect(run.stderr).toMatch(/plugins\/link-chain .*escape/);
   });
 
-  it("--quiet silences progress but not warnings or the failure summary", async () => {
+  it("--quiet silences progress but not warnings or failures", async () => {
     const dir = await freshDir("quiet");
     const ok = await stage(path.join(dir, "ok"), manifestOf([set.extra], "a"), { args: ["--quiet"] });
     expect(ok.code, ok.stderr).toBe(0);
@@ -539,6 +539,36 @@ describe("permanent errors", () => {
     );
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain(`plugins/extra-tools (acme/extra-tools @ ${MISSING_SHA})`);
+  });
+
+  // The failure used to come twice: as it happened (progress) and again in the closing summary.
+  it.each([[[]], [["--quiet"]]])("each failure is printed once on stderr (flags: %j)", async (flags) => {
+    const dir = await freshDir("once");
+    const count = (text: string, needle: string) => text.split(needle).length - 1;
+    const broken: ManifestSpec = {
+      plugins: [
+        { name: "ghost-sha", repo: set.extra.repo, ref: MISSING_SHA },
+        { name: "ghost-repo", repo: "acme/does-not-exist", ref: set.extra.a },
+        { ...entryOf(set.plugDev), private: true },
+        entryOf(set.extra),
+      ],
+    };
+    const run = await stage(path.join(dir, "cold"), broken, { args: flags });
+    expect(run.code, run.stderr).toBe(1);
+    for (const name of ["ghost-sha", "ghost-repo", "molecule-dev"])
+      expect(count(run.stderr, `plugins/${name}`), `${name}:\n${run.stderr}`).toBe(1);
+    expect(count(run.stderr, `commit ${MISSING_SHA} does not exist`), run.stderr).toBe(1);
+    expect(count(run.stderr, "acme/does-not-exist.git not found"), run.stderr).toBe(1);
+    expect(count(run.stderr, "MOLECULE_GITEA_TOKEN is not set"), run.stderr).toBe(1);
+
+    // The same from a run that reads only (everything staged, only the token missing now).
+    const warm = path.join(dir, "warm");
+    const priv = { plugins: [{ ...entryOf(set.plugDev), private: true }, entryOf(set.extra)] };
+    outputOf(await stage(warm, priv, { env: { MOLECULE_GITEA_TOKEN: "file-urls-ignore-it" } }));
+    const again = await stage(warm, priv, { args: flags });
+    expect(again.code, again.stderr).toBe(1);
+    expect(count(again.stderr, "plugins/molecule-dev"), again.stderr).toBe(1);
+    expect(count(again.stderr, "MOLECULE_GITEA_TOKEN is not set"), again.stderr).toBe(1);
   });
 
   const badManifests: Array<[string, string, RegExp]> = [

@@ -117,11 +117,14 @@ export interface StageFailure {
   message: string;
 }
 
+const labelOf = (e: { list: ListName; name: string }) => `${e.list}/${e.name}`;
+const sourceOf = (e: { repo: string; ref: string }) => `${e.repo} @ ${e.ref}`;
+
 export class StageError extends Error {
   constructor(readonly failures: StageFailure[]) {
     super(
       `staging failed for ${failures.length} entr${failures.length === 1 ? "y" : "ies"}:\n${failures
-        .map((f) => `  ${f.list}/${f.name} (${f.repo} @ ${f.ref}): ${f.message}`)
+        .map((f) => `  ${labelOf(f)} (${sourceOf(f)}): ${f.message}`)
         .join("\n")}`,
     );
     this.name = "StageError";
@@ -160,7 +163,6 @@ interface Marker {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const tag = () => randomBytes(4).toString("hex");
-const labelOf = (e: { list: ListName; name: string }) => `${e.list}/${e.name}`;
 
 function sourceUrl(entry: PlannedEntry, opts: StageOptions): string {
   const base =
@@ -408,7 +410,7 @@ export async function stage(opts: StageOptions): Promise<StageResult> {
         for (const r of outcome.results) progress.entryDone(labelOf(r), "unchanged", 0);
         for (const s of outcome.skipped)
           progress.warn(`${labelOf(s)}: skipped (private, no MOLECULE_GITEA_TOKEN; --allow-missing-private)`);
-        for (const f of outcome.failures) progress.entryFailed(labelOf(f), f.message);
+        for (const f of outcome.failures) progress.entryFailed(labelOf(f), f.message, sourceOf(f));
         return finish(planned, outcome);
       } finally {
         progress.stop();
@@ -546,7 +548,7 @@ export async function stage(opts: StageOptions): Promise<StageResult> {
           stageEntry(entry).catch((err: unknown) => {
             const message = err instanceof Error ? err.message : String(err);
             failures.push({ list: entry.list, name: entry.name, repo: entry.repo, ref: entry.ref, message });
-            progress.entryFailed(labelOf(entry), message);
+            progress.entryFailed(labelOf(entry), message, sourceOf(entry));
           }),
         ),
       ),
