@@ -3,15 +3,17 @@
  *                     [--allow-missing-private] [--attempts N] [--retry-delay-ms N] [--quiet]
  * (-s: without it npm prints its own banner on stdout, ahead of the JSON.)
  *
- * stdout: one JSON document { digest, entries: [{ list, name, ref, digest, action }], skipped }.
+ * stdout: one JSON document { digest, entries: [{ list, name, ref, digest, action, error? }], skipped }, on
+ * exit 0 and on exit 1 (then digest is null, and failed entries have action "failed" and their error).
  * stderr: progress. Exit 0 staged, 1 staging failed, 2 bad usage, invalid manifest, or a destination the
- * stager does not own (not empty and never staged into, or with a symlink where it manages a directory).
+ * stager does not own (not empty and never staged into, or with a symlink where it manages a directory);
+ * nothing on stdout then.
  */
 import { readFile } from "node:fs/promises";
 import { constants } from "node:os";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { ManifestError, parseManifest } from "../lib/manifest";
+import { entriesOf, ManifestError, type PlannedEntry, parseManifest } from "../lib/manifest";
 import { DEFAULT_INACTIVITY_S, killGitGroups } from "../lib/staging/git";
 import { LockError } from "../lib/staging/lock";
 import { createProgress } from "../lib/staging/progress";
@@ -22,7 +24,9 @@ import {
   DEFAULT_GITHUB_BASE_URL,
   DEFAULT_RETRY_DELAY_MS,
   DestinationError,
+  type FailedStageResult,
   StageError,
+  type StageResult,
   stage,
 } from "../lib/staging/stager";
 
@@ -107,6 +111,9 @@ async function main(): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  const print = (doc: StageResult | FailedStageResult) =>
+    process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+  let planned: PlannedEntry[] = [];
   try {
     if (!v.manifest || !v.dest) throw new UsageError("--manifest and --dest are required");
     const concurrency = positiveInt("concurrency", v.concurrency, DEFAULT_CONCURRENCY);
@@ -124,6 +131,7 @@ async function main(): Promise<number> {
       );
     }
     const manifest = parseManifest(text, manifestFile);
+    planned = entriesOf(manifest);
     const result = await stage({
       manifest,
       dest: resolve(here, v.dest),
@@ -137,23 +145,35 @@ async function main(): Promise<number> {
       token: process.env.MOLECULE_GITEA_TOKEN || undefined,
       progress: createProgress(process.stderr, v.quiet ?? false),
     });
-    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    print(result);
     return 0;
   } catch (err) {
     if (err instanceof UsageError || err instanceof ManifestError || err instanceof DestinationError) {
       process.stderr.write(`stage: ${err.message}\n`);
       return 2;
     }
-    // Each failed entry was reported as it happened (a FAILED line, even with --quiet): once is enough.
+    // Exit 1 prints the document too: a failed run may have changed the destination already.
     if (err instanceof StageError) {
+      print(err.result);
+      // Each failed entry was reported as it happened (a FAILED line, even with --quiet): once is enough.
       const n = err.failures.length;
       process.stderr.write(`stage: staging failed for ${n} entr${n === 1 ? "y" : "ies"} (FAILED above)\n`);
       return 1;
     }
+    // The run failed as a whole (the lock held, say) before any entry's outcome: none was staged by it.
+    const message = err instanceof Error ? err.message : String(err);
+    const entries = planned.map((e) => ({
+      list: e.list,
+      name: e.name,
+      ref: e.ref,
+      digest: null,
+      action: "failed" as const,
+      error: message,
+    }));
+    print({ digest: null, entries, skipped: [] });
     // Expected failures get their message; only a bug gets a stack trace.
-    const expected =
-      err instanceof StageError || err instanceof LockError || (err as NodeJS.ErrnoException).code;
-    process.stderr.write(`stage: ${expected ? (err as Error).message : ((err as Error).stack ?? err)}\n`);
+    const expected = err instanceof LockError || (err as NodeJS.ErrnoException).code;
+    process.stderr.write(`stage: ${expected ? message : ((err as Error).stack ?? err)}\n`);
     return 1;
   }
 }

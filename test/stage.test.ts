@@ -15,6 +15,7 @@ import {
   createGitWrapper,
   diffAgainstCommit,
   entryDir,
+  failedOutputOf,
   killLiveStages,
   LIST_DIRS,
   type List,
@@ -384,6 +385,135 @@ describe("incremental runs", () => {
     const back = outputOf(await stage(dest, manifestOf(set.all, "a")));
     expect(byLabel(back.entries)[labelOf(set.extra)]?.action).toBe("fetched");
     expect(await diffAgainstCommit(dirOf(dest, set.extra), set.extra.fixture.dir, set.extra.a)).toEqual([]);
+  });
+
+  // A failed run may already have replaced and removed entries; the next run calls those unchanged (or
+  // does not mention them), so the failed run's own document is the only record of what it did.
+  it("a failed run still prints the document: what it fetched, kept and removed, and each failure with its error", async () => {
+    const dest = path.join(await freshDir("failed-doc"), "deps");
+    outputOf(await stage(dest, manifestOf(set.all, "a")));
+    const manifest = manifestOf(
+      set.all.filter((t) => t !== set.orgDev),
+      (t) => (t === set.alpha ? "b" : "a"),
+    );
+    const extra = manifest.plugins?.find((e) => e.name === set.extra.name);
+    if (extra) extra.ref = MISSING_SHA;
+
+    const out = failedOutputOf(await stage(dest, manifest));
+    // No overall digest: what is staged is not the manifest's.
+    expect(out.digest).toBeNull();
+    expect(out.skipped).toEqual([]);
+    const entries = byLabel(out.entries);
+    expect(Object.keys(entries).sort()).toEqual(
+      [labelOf(set.alpha), labelOf(set.plugDev), labelOf(set.extra), labelOf(set.orgDev)].sort(),
+    );
+    expect(entries[labelOf(set.alpha)]).toMatchObject({ ref: set.alpha.b, action: "fetched" });
+    expect(entries[labelOf(set.alpha)]?.digest).toMatch(SHA256);
+    expect(entries[labelOf(set.plugDev)]).toMatchObject({ ref: set.plugDev.a, action: "unchanged" });
+    expect(entries[labelOf(set.orgDev)]).toEqual({
+      list: "org_templates",
+      name: "molecule-dev",
+      ref: set.orgDev.a,
+      digest: null,
+      action: "removed",
+    });
+    expect(entries[labelOf(set.extra)]).toEqual({
+      list: "plugins",
+      name: "extra-tools",
+      ref: MISSING_SHA,
+      digest: null,
+      action: "failed",
+      error: expect.stringContaining(`commit ${MISSING_SHA} does not exist in acme/extra-tools`),
+    });
+    // What it reported is what is on disk: the next run finds alpha's new tree as it said.
+    expect(await diffAgainstCommit(dirOf(dest, set.alpha), set.alpha.fixture.dir, set.alpha.b)).toEqual([]);
+    await expect(lstat(dirOf(dest, set.orgDev))).rejects.toThrow(/ENOENT/);
+    const next = JSON.parse((await stage(dest, manifest)).stdout) as StageOutput;
+    expect(byLabel(next.entries)[labelOf(set.alpha)]).toEqual({
+      ...entries[labelOf(set.alpha)],
+      action: "unchanged",
+    });
+  });
+
+  it("a run that fails before staging anything (the lock held, a token missing) prints each entry as failed", async () => {
+    const dest = path.join(await freshDir("failed-early"), "deps");
+    const manifest = manifestOf([set.extra, set.plugDev], "a");
+    outputOf(await stage(dest, manifest));
+    // Held by a live process (this one): the run stages nothing.
+    const lock = path.join(dest, ".molecule-stage", "lock");
+    await writeFile(lock, JSON.stringify({ pid: process.pid, start: null }));
+    const locked = failedOutputOf(await stage(dest, manifest));
+    await rm(lock);
+    expect(locked.digest).toBeNull();
+    expect(locked.entries).toEqual(
+      [set.extra, set.plugDev].map((t) => ({
+        list: t.list,
+        name: t.name,
+        ref: t.a,
+        digest: null,
+        action: "failed",
+        error: expect.stringContaining(`another stager (pid ${process.pid})`),
+      })),
+    );
+
+    // The run that only reads: everything staged, and one entry now private without the token.
+    const priv = manifestOf([set.extra, set.plugDev], "a");
+    for (const e of priv.plugins ?? []) if (e.name === set.extra.name) e.private = true;
+    const warm = failedOutputOf(await stage(dest, priv));
+    expect(warm.digest).toBeNull();
+    expect(byLabel(warm.entries)[labelOf(set.plugDev)]?.action).toBe("unchanged");
+    expect(byLabel(warm.entries)[labelOf(set.extra)]).toMatchObject({
+      action: "failed",
+      digest: null,
+      error: expect.stringContaining("MOLECULE_GITEA_TOKEN is not set"),
+    });
+  });
+
+  it("a stray the stager cannot delete fails as that name, and the document still covers the rest", async (ctx) => {
+    const dest = path.join(await freshDir("undeletable"), "deps");
+    outputOf(await stage(dest, manifestOf([set.extra], "a")));
+    const stray = path.join(dest, "plugins", ".hidden");
+    await mkdir(stray);
+    await writeFile(path.join(stray, "f"), "x\n");
+    // A mount point cannot be renamed or removed, even by root: bind-mounted onto itself in a private
+    // mount namespace, for the stager's process only.
+    const wrap = [
+      "unshare",
+      "--mount",
+      "--propagation",
+      "private",
+      "sh",
+      "-c",
+      'mount --bind "$0" "$0" && exec "$@"',
+      stray,
+    ];
+    try {
+      execFileSync(wrap[0] ?? "unshare", [...wrap.slice(1), "true"], { stdio: "ignore" });
+    } catch {
+      ctx.skip(); // no mount namespaces here
+    }
+    const out = failedOutputOf(await stage(dest, manifestOf([set.extra], "b"), { wrap }));
+    expect(out.entries).toEqual([
+      {
+        list: "plugins",
+        name: "extra-tools",
+        ref: set.extra.b,
+        digest: expect.stringMatching(SHA256),
+        action: "fetched",
+      },
+      {
+        list: "plugins",
+        name: ".hidden",
+        ref: null,
+        digest: null,
+        action: "failed",
+        error: expect.stringContaining("not in the manifest, and it could not be deleted"),
+      },
+    ]);
+    expect(await diffAgainstCommit(dirOf(dest, set.extra), set.extra.fixture.dir, set.extra.b)).toEqual([]);
+    // Outside the namespace it is a plain directory again: the next run deletes it.
+    outputOf(await stage(dest, manifestOf([set.extra], "b")));
+    expect(await readdir(path.join(dest, "plugins"))).toEqual(["extra-tools"]);
   });
 
   const tampers: Array<[string, (alpha: string) => Promise<void>]> = [

@@ -86,7 +86,7 @@ export function silentServerBoundMs(
   return attempts * (inactivityS * 1000 + GIT_KILL_SLACK_MS) + delays;
 }
 
-export type Action = "fetched" | "unchanged" | "removed";
+export type Action = "fetched" | "unchanged" | "removed" | "failed";
 
 export interface EntryResult {
   list: ListName;
@@ -94,6 +94,8 @@ export interface EntryResult {
   ref: string | null;
   digest: string | null;
   action: Action;
+  /** Why, for `failed` only. */
+  error?: string;
 }
 
 export interface SkippedEntry {
@@ -109,22 +111,38 @@ export interface StageResult {
   skipped: SkippedEntry[];
 }
 
+/**
+ * What a failed run did, the same document: a failed run may already have replaced or removed entries,
+ * and the next run would report those as unchanged (or not at all). No overall digest: what is staged
+ * now is not the manifest's.
+ */
+export interface FailedStageResult {
+  digest: null;
+  entries: EntryResult[];
+  skipped: SkippedEntry[];
+}
+
 export interface StageFailure {
   list: ListName;
   name: string;
-  repo: string;
-  ref: string;
+  /** The entry's; absent for a name the manifest does not have (one the stager could not remove). */
+  repo?: string;
+  ref?: string;
   message: string;
 }
 
 const labelOf = (e: { list: ListName; name: string }) => `${e.list}/${e.name}`;
-const sourceOf = (e: { repo: string; ref: string }) => `${e.repo} @ ${e.ref}`;
+const sourceOf = (e: { repo?: string; ref?: string }) =>
+  e.repo && e.ref ? `${e.repo} @ ${e.ref}` : undefined;
 
 export class StageError extends Error {
-  constructor(readonly failures: StageFailure[]) {
+  constructor(
+    readonly failures: StageFailure[],
+    readonly result: FailedStageResult,
+  ) {
     super(
       `staging failed for ${failures.length} entr${failures.length === 1 ? "y" : "ies"}:\n${failures
-        .map((f) => `  ${labelOf(f)} (${sourceOf(f)}): ${f.message}`)
+        .map((f) => `  ${labelOf(f)}${sourceOf(f) ? ` (${sourceOf(f)})` : ""}: ${f.message}`)
         .join("\n")}`,
     );
     this.name = "StageError";
@@ -345,14 +363,28 @@ const failureOf = (entry: PlannedEntry) => ({
   ref: entry.ref,
 });
 
-/** Failures thrown, else the result: manifest order, removed entries last (stable for diffs and logs). */
+/**
+ * The result, or a StageError carrying it with the failed entries among the rest: manifest order, names
+ * the manifest does not have last (stable for diffs and logs).
+ */
 function finish(planned: PlannedEntry[], { results, skipped, failures }: Outcome): StageResult {
-  if (failures.length > 0) throw new StageError(failures);
+  const entries: EntryResult[] = [
+    ...results,
+    ...failures.map((f) => ({
+      list: f.list,
+      name: f.name,
+      ref: f.ref ?? null,
+      digest: null,
+      action: "failed" as const,
+      error: f.message,
+    })),
+  ];
   const order = new Map(planned.map((e, i) => [labelOf(e), i]));
   const rank = (r: EntryResult) => order.get(labelOf(r)) ?? planned.length;
-  results.sort((a, b) => rank(a) - rank(b) || labelOf(a).localeCompare(labelOf(b)));
-  const staged = results.flatMap((r) => (r.digest ? [{ list: r.list, name: r.name, digest: r.digest }] : []));
-  return { digest: combinedDigest(staged), entries: results, skipped };
+  entries.sort((a, b) => rank(a) - rank(b) || labelOf(a).localeCompare(labelOf(b)));
+  if (failures.length > 0) throw new StageError(failures, { digest: null, entries, skipped });
+  const staged = entries.flatMap((r) => (r.digest ? [{ list: r.list, name: r.name, digest: r.digest }] : []));
+  return { digest: combinedDigest(staged), entries, skipped };
 }
 
 function describeFailure(err: unknown, entry: PlannedEntry, url: string, attempts: number): string {
@@ -560,10 +592,23 @@ export async function stage(opts: StageOptions): Promise<StageResult> {
     // now (every entry's work is done), and a killed run's were settled by recover().
     for (const list of LISTS) {
       const wanted = new Set(opts.manifest[list].map((e) => e.name));
+      // A name that cannot be deleted fails as a name, like an entry: the rest of the sweep still runs, and
+      // the document still says what this run did.
+      const failed = (name: string, what: string, err: unknown, marker?: Marker) => {
+        const message = `not in the manifest, and ${what} could not be deleted: ${(err as Error).message ?? err}`;
+        const failure = { list, name, repo: marker?.repo, ref: marker?.ref, message };
+        failures.push(failure);
+        progress.entryFailed(labelOf(failure), message, sourceOf(failure));
+      };
       for (const name of readdirSync(layout.listDir(list)).sort()) {
         if (wanted.has(name)) continue;
         const marker = name.startsWith(".") ? undefined : readMarker(layout.marker({ list, name }));
-        removeDir(join(layout.listDir(list), name));
+        try {
+          removeDir(join(layout.listDir(list), name));
+        } catch (err) {
+          failed(name, "it", err, marker);
+          continue;
+        }
         if (name.startsWith(".")) {
           progress.note(`${LIST_DIRS[list]}/${name}: removed (not a manifest entry)`);
           continue;
@@ -572,8 +617,12 @@ export async function stage(opts: StageOptions): Promise<StageResult> {
         progress.entryDone(`${list}/${name}`, "removed", 0);
       }
       for (const file of readdirSync(layout.stateDir(list))) {
-        if (!file.endsWith(".json") || !wanted.has(file.slice(0, -5)))
+        if (file.endsWith(".json") && wanted.has(file.slice(0, -5))) continue;
+        try {
           rmSync(join(layout.stateDir(list), file), { recursive: true, force: true });
+        } catch (err) {
+          failed(file.replace(/\.json$/, ""), `its record ${STATE_DIR}/${list}/${file}`, err);
+        }
       }
     }
     return finish(planned, { results, skipped, failures });
