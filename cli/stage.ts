@@ -14,7 +14,7 @@ import { constants } from "node:os";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { entriesOf, ManifestError, type PlannedEntry, parseManifest } from "../lib/manifest";
-import { DEFAULT_INACTIVITY_S, killGitGroups } from "../lib/staging/git";
+import { DEFAULT_INACTIVITY_S, GitAuthConflict, killGitGroups } from "../lib/staging/git";
 import { LockError } from "../lib/staging/lock";
 import { createProgress } from "../lib/staging/progress";
 import {
@@ -38,14 +38,16 @@ const USAGE = `usage: npm run -s stage -- --manifest <file> --dest <dir> [option
   --git-base-url <url>       git host; repos are <url>/<owner>/<name>.git (default ${DEFAULT_GIT_BASE_URL})
   --github-base-url <url>    host for entries with provider "github" (default ${DEFAULT_GITHUB_BASE_URL})
   --concurrency <n>          parallel fetches (default ${DEFAULT_CONCURRENCY})
-  --allow-missing-private    skip private entries when MOLECULE_GITEA_TOKEN is not set
+  --allow-missing-private    skip private entries whose token is not set (instead of failing them)
   --attempts <n>             tries per entry for transient failures (default ${DEFAULT_ATTEMPTS})
   --retry-delay-ms <n>       first retry delay, doubled each time (default ${DEFAULT_RETRY_DELAY_MS})
   --git-timeout-s <n>        a git operation with no output or progress this long fails, and so does a
                              transfer under 1 byte/s this long (default ${DEFAULT_INACTIVITY_S})
   --quiet                    no progress on stderr
 
-environment: MOLECULE_GITEA_TOKEN  read token for the git host, sent only as an HTTP header to it`;
+environment (each token sent only as an HTTP header, and only to its own host):
+  MOLECULE_GITEA_TOKEN       read token for the git host (--git-base-url)
+  MOLECULE_GITHUB_TOKEN      read token for entries with provider "github" (--github-base-url)`;
 
 class UsageError extends Error {}
 
@@ -143,12 +145,18 @@ async function main(): Promise<number> {
       retryDelayMs,
       allowMissingPrivate: v["allow-missing-private"] ?? false,
       token: process.env.MOLECULE_GITEA_TOKEN || undefined,
+      githubToken: process.env.MOLECULE_GITHUB_TOKEN || undefined,
       progress: createProgress(process.stderr, v.quiet ?? false),
     });
     print(result);
     return 0;
   } catch (err) {
-    if (err instanceof UsageError || err instanceof ManifestError || err instanceof DestinationError) {
+    if (
+      err instanceof UsageError ||
+      err instanceof ManifestError ||
+      err instanceof DestinationError ||
+      err instanceof GitAuthConflict
+    ) {
       process.stderr.write(`stage: ${err.message}\n`);
       return 2;
     }

@@ -5,7 +5,8 @@
  * - full serial clones (OOM-killed mid-run) -> one commit at depth 1, bounded parallelism, retries;
  * - "skip if the directory is non-empty" (stale content after a ref bump) -> a recorded ref and digest
  *   per entry, verified against the tree on disk every run;
- * - token in the clone URL -> an HTTP header passed through git's environment config;
+ * - token in the clone URL -> an HTTP header passed through git's environment config, each token only to
+ *   its own host (the git host's to --git-base-url, GitHub's to --github-base-url);
  * - partial trees after a kill -> build beside the target, then swap it in with renames.
  *
  * What it may delete: only inside a destination it owns (see destination.ts), and there only in the list
@@ -38,6 +39,7 @@ import {
 import {
   DEFAULT_INACTIVITY_S,
   fetchCommit,
+  type GitAuth,
   GitError,
   type GitRun,
   gitRun,
@@ -158,6 +160,8 @@ export interface StageOptions {
   allowMissingPrivate?: boolean;
   /** Read-only token for the platform's git host; sent only to `gitBaseUrl`. */
   token?: string;
+  /** Read-only token for `provider: "github"` entries; sent only to `githubBaseUrl`. */
+  githubToken?: string;
   /** Attempts per entry for transient failures. */
   attempts?: number;
   retryDelayMs?: number;
@@ -292,8 +296,20 @@ function recover(layout: Layout): void {
   }
 }
 
-const PRIVATE_NO_TOKEN =
-  "private entry and MOLECULE_GITEA_TOKEN is not set (or pass --allow-missing-private to skip it)";
+/** The variable each entry's token comes from: each provider's host has its own. */
+const tokenVariableOf = (entry: { provider?: string }) =>
+  entry.provider === "github" ? "MOLECULE_GITHUB_TOKEN" : "MOLECULE_GITEA_TOKEN";
+const tokenOf = (entry: PlannedEntry, opts: StageOptions) =>
+  entry.provider === "github" ? opts.githubToken : opts.token;
+const privateNoToken = (entry: PlannedEntry) =>
+  `private entry and ${tokenVariableOf(entry)} is not set (or pass --allow-missing-private to skip it)`;
+const skipOf = (entry: PlannedEntry): SkippedEntry => ({
+  list: entry.list,
+  name: entry.name,
+  ref: entry.ref,
+  reason: `private entry and no ${tokenVariableOf(entry)}`,
+});
+const skipWarning = (s: SkippedEntry) => `${labelOf(s)}: skipped (${s.reason}; --allow-missing-private)`;
 
 interface Outcome {
   results: EntryResult[];
@@ -329,18 +345,13 @@ function unchangedOutcome(layout: Layout, planned: PlannedEntry[], opts: StageOp
   const toHash: Array<[PlannedEntry, Marker]> = [];
   // Cheap checks for every entry first, hashing last: a bumped ref is found without reading any tree.
   for (const entry of planned) {
-    if (entry.private && !opts.token) {
+    if (entry.private && !tokenOf(entry, opts)) {
       if (!opts.allowMissingPrivate) {
-        outcome.failures.push({ ...failureOf(entry), message: PRIVATE_NO_TOKEN });
+        outcome.failures.push({ ...failureOf(entry), message: privateNoToken(entry) });
         continue;
       }
       if (lstatOrUndefined(layout.target(entry)) || lstatOrUndefined(layout.marker(entry))) return undefined;
-      outcome.skipped.push({
-        list: entry.list,
-        name: entry.name,
-        ref: entry.ref,
-        reason: "private entry and no token",
-      });
+      outcome.skipped.push(skipOf(entry));
       continue;
     }
     const marker = readMarker(layout.marker(entry));
@@ -398,7 +409,7 @@ function describeFailure(err: unknown, entry: PlannedEntry, url: string, attempt
       case "redirect":
         return err.message;
       case "auth":
-        return `access to ${shown} was refused${entry.private ? " (private: is MOLECULE_GITEA_TOKEN set and allowed to read it?)" : ""}: ${err.message}`;
+        return `access to ${shown} was refused${entry.private ? ` (private: is ${tokenVariableOf(entry)} set and allowed to read it?)` : ""}: ${err.message}`;
       default:
         return `gave up after ${attempts} attempt${attempts === 1 ? "" : "s"}: ${err.message}`;
     }
@@ -411,12 +422,16 @@ export async function stage(opts: StageOptions): Promise<StageResult> {
   const { progress } = opts;
   const attempts = Math.max(1, opts.attempts ?? DEFAULT_ATTEMPTS);
   const retryDelayMs = opts.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS;
-  const auth = opts.token
-    ? { baseUrl: opts.gitBaseUrl ?? DEFAULT_GIT_BASE_URL, token: opts.token }
-    : undefined;
+  // Each token goes to its own host only; the two hosts' tokens never meet (refused if both are one host).
+  const auths: GitAuth[] = [];
+  if (opts.token) auths.push({ baseUrl: opts.gitBaseUrl ?? DEFAULT_GIT_BASE_URL, token: opts.token });
+  if (opts.githubToken) {
+    const baseUrl = opts.githubBaseUrl ?? DEFAULT_GITHUB_BASE_URL;
+    auths.push({ baseUrl, token: opts.githubToken, user: "x-access-token" });
+  }
   const run: GitRun = gitRun({
     base: opts.env ?? process.env,
-    auth,
+    auths,
     inactivityS: opts.gitInactivityS,
     timeoutMs: opts.gitTimeoutMs,
   });
@@ -440,8 +455,7 @@ export async function stage(opts: StageOptions): Promise<StageResult> {
       try {
         progress.start(planned.length);
         for (const r of outcome.results) progress.entryDone(labelOf(r), "unchanged", 0);
-        for (const s of outcome.skipped)
-          progress.warn(`${labelOf(s)}: skipped (private, no MOLECULE_GITEA_TOKEN; --allow-missing-private)`);
+        for (const s of outcome.skipped) progress.warn(skipWarning(s));
         for (const f of outcome.failures) progress.entryFailed(labelOf(f), f.message, sourceOf(f));
         return finish(planned, outcome);
       } finally {
@@ -493,18 +507,14 @@ export async function stage(opts: StageOptions): Promise<StageResult> {
           `${label}: staged tree does not match its recorded digest (edited or damaged); re-staging`,
         );
       }
-      if (entry.private && !opts.token) {
-        if (!opts.allowMissingPrivate) throw new Error(PRIVATE_NO_TOKEN);
+      if (entry.private && !tokenOf(entry, opts)) {
+        if (!opts.allowMissingPrivate) throw new Error(privateNoToken(entry));
         // Stale content for a skipped entry must not reach an image as if it were current.
         if (lstatOrUndefined(target)) removeDir(target);
         if (lstatOrUndefined(layout.marker(entry))) rmSync(layout.marker(entry), { force: true });
-        skipped.push({
-          list: entry.list,
-          name: entry.name,
-          ref: entry.ref,
-          reason: "private entry and no token",
-        });
-        progress.warn(`${label}: skipped (private, no MOLECULE_GITEA_TOKEN; --allow-missing-private)`);
+        const skip = skipOf(entry);
+        skipped.push(skip);
+        progress.warn(skipWarning(skip));
         return;
       }
 
