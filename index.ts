@@ -30,6 +30,7 @@ const staging = new TemplateStaging("templates", {
   destPath: config.stagingPath,
   gitBaseUrl: config.gitBaseUrl,
   token: config.gitToken,
+  githubToken: config.githubToken,
 });
 
 const built = new Map<string, PlatformImage>();

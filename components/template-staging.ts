@@ -11,6 +11,8 @@ export interface TemplateStagingArgs {
   gitBaseUrl: string;
   /** Read token for private templates. Used by the in-program run only; never a resource input. */
   token?: string;
+  /** Read token for private provider "github" templates, likewise. */
+  githubToken?: string;
 }
 
 /** Staging progress as engine diagnostics: warnings and failures only, the rest would be noise. */
@@ -46,6 +48,7 @@ export class TemplateStaging extends pulumi.ComponentResource {
         dest: args.destPath,
         gitBaseUrl: args.gitBaseUrl,
         token: args.token,
+        githubToken: args.githubToken,
         progress: pulumiProgress(this),
       }),
     );

@@ -107,6 +107,7 @@ export function loadConfig(
       gitSha,
       sourceDateEpoch: epoch && /^\d+$/.test(epoch) ? Number(epoch) : undefined,
       gitToken: env.MOLECULE_GITEA_TOKEN || undefined,
+      githubToken: env.MOLECULE_GITHUB_TOKEN || undefined,
       sourceRootPath,
       manifestPath,
       stagingPath: resolve(sourceRootPath, STAGING_DIR),
