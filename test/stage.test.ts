@@ -912,6 +912,24 @@ describe("the stager manages only a destination it owns", () => {
     ]);
     expect(await leftovers(dest)).toEqual([]);
   });
+
+  it("a failed run too leaves each list directory holding exactly the manifest's entries", async () => {
+    const dest = path.join(await freshDir("strays-failed"), "deps");
+    outputOf(await stage(dest, manifestOf(set.all, "a")));
+    await writeFile(path.join(dest, "plugins", ".DS_Store"), "finder\n");
+    await mkdir(path.join(dest, "plugins", ".hidden", "deep"), { recursive: true });
+    await writeFile(path.join(dest, "plugins", ".hidden", "deep", "x"), "x\n");
+    await writeFile(path.join(dest, "workspace-configs-templates", ".DS_Store"), "finder\n");
+    const manifest = manifestOf(set.all, "a");
+    manifest.plugins?.push({ name: "ghost-sha", repo: set.extra.repo, ref: MISSING_SHA });
+
+    const out = failedOutputOf(await stage(dest, manifest));
+    expect(byLabel(out.entries)["plugins/ghost-sha"]?.action).toBe("failed");
+    for (const list of Object.keys(LIST_DIRS) as List[]) {
+      const names = set.all.filter((t) => t.list === list).map((t) => t.name);
+      expect((await readdir(path.join(dest, LIST_DIRS[list]))).sort(), list).toEqual(names.sort());
+    }
+  });
 });
 
 describe("a run that changes nothing writes nothing", () => {
