@@ -1,17 +1,20 @@
 /**
- * npm run stage -- --manifest <file> --dest <dir> [--git-base-url <url>] [--concurrency N]
- *                  [--allow-missing-private] [--attempts N] [--retry-delay-ms N] [--quiet]
+ * npm run -s stage -- --manifest <file> --dest <dir> [--git-base-url <url>] [--concurrency N]
+ *                     [--allow-missing-private] [--attempts N] [--retry-delay-ms N] [--quiet]
+ * (-s: without it npm prints its own banner on stdout, ahead of the JSON.)
  *
- * stdout: one JSON document { digest, entries: [{ list, name, ref, digest, action }], skipped }.
+ * stdout: one JSON document { digest, entries: [{ list, name, ref, digest, action, error? }], skipped }, on
+ * exit 0 and on exit 1 (then digest is null, and failed entries have action "failed" and their error).
  * stderr: progress. Exit 0 staged, 1 staging failed, 2 bad usage, invalid manifest, or a destination the
- * stager does not own (not empty and never staged into, or with a symlink where it manages a directory).
+ * stager does not own (not empty and never staged into, or with a symlink where it manages a directory);
+ * nothing on stdout then.
  */
 import { readFile } from "node:fs/promises";
 import { constants } from "node:os";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { ManifestError, parseManifest } from "../lib/manifest";
-import { DEFAULT_INACTIVITY_S, killGitGroups } from "../lib/staging/git";
+import { entriesOf, ManifestError, type PlannedEntry, parseManifest } from "../lib/manifest";
+import { DEFAULT_INACTIVITY_S, GitAuthConflict, killGitGroups } from "../lib/staging/git";
 import { LockError } from "../lib/staging/lock";
 import { createProgress } from "../lib/staging/progress";
 import {
@@ -21,11 +24,13 @@ import {
   DEFAULT_GITHUB_BASE_URL,
   DEFAULT_RETRY_DELAY_MS,
   DestinationError,
+  type FailedStageResult,
   StageError,
+  type StageResult,
   stage,
 } from "../lib/staging/stager";
 
-const USAGE = `usage: npm run stage -- --manifest <file> --dest <dir> [options]
+const USAGE = `usage: npm run -s stage -- --manifest <file> --dest <dir> [options]
 
   --manifest <file>          manifest.json to stage (required)
   --dest <dir>               staging destination, e.g. .tenant-bundle-deps (required): a new or empty
@@ -33,14 +38,16 @@ const USAGE = `usage: npm run stage -- --manifest <file> --dest <dir> [options]
   --git-base-url <url>       git host; repos are <url>/<owner>/<name>.git (default ${DEFAULT_GIT_BASE_URL})
   --github-base-url <url>    host for entries with provider "github" (default ${DEFAULT_GITHUB_BASE_URL})
   --concurrency <n>          parallel fetches (default ${DEFAULT_CONCURRENCY})
-  --allow-missing-private    skip private entries when MOLECULE_GITEA_TOKEN is not set
+  --allow-missing-private    skip private entries whose token is not set (instead of failing them)
   --attempts <n>             tries per entry for transient failures (default ${DEFAULT_ATTEMPTS})
   --retry-delay-ms <n>       first retry delay, doubled each time (default ${DEFAULT_RETRY_DELAY_MS})
   --git-timeout-s <n>        a git operation with no output or progress this long fails, and so does a
                              transfer under 1 byte/s this long (default ${DEFAULT_INACTIVITY_S})
   --quiet                    no progress on stderr
 
-environment: MOLECULE_GITEA_TOKEN  read token for the git host, sent only as an HTTP header to it`;
+environment (each token sent only as an HTTP header, and only to its own host):
+  MOLECULE_GITEA_TOKEN       read token for the git host (--git-base-url)
+  MOLECULE_GITHUB_TOKEN      read token for entries with provider "github" (--github-base-url)`;
 
 class UsageError extends Error {}
 
@@ -52,7 +59,30 @@ function positiveInt(name: string, value: string | undefined, fallback: number, 
   return n;
 }
 
+/**
+ * `npm run stage` without -s has already printed npm's banner on stdout by the time this runs, so stdout
+ * is no longer the JSON alone: only stderr can still say so.
+ */
+function noteNpmBanner(env: NodeJS.ProcessEnv): void {
+  if (env.npm_lifecycle_event === "stage" && env.npm_config_loglevel !== "silent") {
+    process.stderr.write(
+      "stage: note: npm printed its banner on stdout ahead of the JSON; `npm run -s stage -- ...` prints the JSON alone\n",
+    );
+  }
+}
+
+/**
+ * Where relative paths start: the directory the command was typed in. `npm run` runs the script from the
+ * package root and leaves that directory in INIT_CWD; trusted only when npm is running this script, since
+ * INIT_CWD is inherited by anything an npm script starts.
+ */
+function invocationDir(env: NodeJS.ProcessEnv, cwd = process.cwd()): string {
+  return env.npm_lifecycle_event === "stage" && env.INIT_CWD ? env.INIT_CWD : cwd;
+}
+
 async function main(): Promise<number> {
+  noteNpmBanner(process.env);
+  const here = invocationDir(process.env);
   let args: ReturnType<typeof parse>;
   const parse = () =>
     parseArgs({
@@ -83,25 +113,30 @@ async function main(): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  const print = (doc: StageResult | FailedStageResult) =>
+    process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+  let planned: PlannedEntry[] = [];
   try {
     if (!v.manifest || !v.dest) throw new UsageError("--manifest and --dest are required");
     const concurrency = positiveInt("concurrency", v.concurrency, DEFAULT_CONCURRENCY);
     const attempts = positiveInt("attempts", v.attempts, DEFAULT_ATTEMPTS);
     const retryDelayMs = positiveInt("retry-delay-ms", v["retry-delay-ms"], DEFAULT_RETRY_DELAY_MS, 0);
     const gitInactivityS = positiveInt("git-timeout-s", v["git-timeout-s"], DEFAULT_INACTIVITY_S);
+    // Shown as typed; read from where it was typed.
     const manifestFile = v.manifest;
     let text: string;
     try {
-      text = await readFile(manifestFile, "utf8");
+      text = await readFile(resolve(here, manifestFile), "utf8");
     } catch (err) {
       throw new UsageError(
         `${manifestFile}: cannot read manifest: ${(err as NodeJS.ErrnoException).code ?? err}`,
       );
     }
     const manifest = parseManifest(text, manifestFile);
+    planned = entriesOf(manifest);
     const result = await stage({
       manifest,
-      dest: resolve(v.dest),
+      dest: resolve(here, v.dest),
       gitBaseUrl: v["git-base-url"] ?? DEFAULT_GIT_BASE_URL,
       githubBaseUrl: v["github-base-url"] ?? DEFAULT_GITHUB_BASE_URL,
       concurrency,
@@ -110,19 +145,43 @@ async function main(): Promise<number> {
       retryDelayMs,
       allowMissingPrivate: v["allow-missing-private"] ?? false,
       token: process.env.MOLECULE_GITEA_TOKEN || undefined,
+      githubToken: process.env.MOLECULE_GITHUB_TOKEN || undefined,
       progress: createProgress(process.stderr, v.quiet ?? false),
     });
-    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    print(result);
     return 0;
   } catch (err) {
-    if (err instanceof UsageError || err instanceof ManifestError || err instanceof DestinationError) {
+    if (
+      err instanceof UsageError ||
+      err instanceof ManifestError ||
+      err instanceof DestinationError ||
+      err instanceof GitAuthConflict
+    ) {
       process.stderr.write(`stage: ${err.message}\n`);
       return 2;
     }
+    // Exit 1 prints the document too: a failed run may have changed the destination already.
+    if (err instanceof StageError) {
+      print(err.result);
+      // Each failed entry was reported as it happened (a FAILED line, even with --quiet): once is enough.
+      const n = err.failures.length;
+      process.stderr.write(`stage: staging failed for ${n} entr${n === 1 ? "y" : "ies"} (FAILED above)\n`);
+      return 1;
+    }
+    // The run failed as a whole (the lock held, say) before any entry's outcome: none was staged by it.
+    const message = err instanceof Error ? err.message : String(err);
+    const entries = planned.map((e) => ({
+      list: e.list,
+      name: e.name,
+      ref: e.ref,
+      digest: null,
+      action: "failed" as const,
+      error: message,
+    }));
+    print({ digest: null, entries, skipped: [] });
     // Expected failures get their message; only a bug gets a stack trace.
-    const expected =
-      err instanceof StageError || err instanceof LockError || (err as NodeJS.ErrnoException).code;
-    process.stderr.write(`stage: ${expected ? (err as Error).message : ((err as Error).stack ?? err)}\n`);
+    const expected = err instanceof LockError || (err as NodeJS.ErrnoException).code;
+    process.stderr.write(`stage: ${expected ? message : ((err as Error).stack ?? err)}\n`);
     return 1;
   }
 }

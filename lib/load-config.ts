@@ -126,6 +126,7 @@ export function loadConfig(
       gitSha,
       sourceDateEpoch,
       gitToken: env.MOLECULE_GITEA_TOKEN || undefined,
+      githubToken: env.MOLECULE_GITHUB_TOKEN || undefined,
       sourceRootPath,
       manifestPath,
       stagingPath: resolve(sourceRootPath, STAGING_DIR),

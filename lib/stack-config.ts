@@ -128,6 +128,8 @@ export interface StackConfig extends StackSettings {
   sourceDateEpoch?: number;
   /** MOLECULE_GITEA_TOKEN, for the in-program staging run only; never a resource input. */
   gitToken?: string;
+  /** MOLECULE_GITHUB_TOKEN, for provider "github" templates, likewise. */
+  githubToken?: string;
   /** Absolute paths. */
   sourceRootPath: string;
   manifestPath: string;

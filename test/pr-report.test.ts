@@ -436,6 +436,17 @@ describe("comment size limit", () => {
 });
 
 describe("secrets", () => {
+  it("masks MOLECULE_GITHUB_TOKEN by default, bare and in the stager's GitHub header form", () => {
+    const token = "ghs_GithubEntryToken0123";
+    const header = Buffer.from(`x-access-token:${token}`).toString("base64");
+    const out = maskText(
+      `token ${token}\nAuthorization: Basic ${header}`,
+      maskValues({ MOLECULE_GITHUB_TOKEN: token }),
+    );
+    expect(out).not.toContain(token);
+    expect(out).not.toContain(header);
+  });
+
   it("masks URL passwords, Docker config auth values, *_AUTH keys and the stager's base64 header form", () => {
     const token = "gta_HeaderFormToken0123";
     const masks = maskValues({ MOLECULE_GITEA_TOKEN: token });

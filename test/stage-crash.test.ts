@@ -13,6 +13,7 @@ import { type GitHttpServer, startGitHttpServer } from "./support/git-http-serve
 import {
   diffAgainstCommit,
   entryDir,
+  failedOutputOf,
   killLiveStages,
   leftovers,
   outputOf,
@@ -195,7 +196,12 @@ describe("the destination lock", () => {
     server.options.latencyMs = 0;
     expect(second.code).toBe(1);
     expect(second.stderr).toContain(`another stager (pid ${pid}) is staging into this directory`);
-    expect(second.stdout).toBe("");
+    // It staged nothing, and its document says so: every entry failed, with the reason.
+    const refused = failedOutputOf(second);
+    expect(refused.digest).toBeNull();
+    expect(refused.entries).toHaveLength(entries.length);
+    for (const e of refused.entries)
+      expect(e).toMatchObject({ action: "failed", error: expect.stringContaining(`pid ${pid}`) });
     // The loser must not have released the winner's lock.
     expect(await lockPid(dest)).toBe(pid);
 

@@ -31,6 +31,7 @@ import {
   descendants,
   diffAgainstCommit,
   entryDir,
+  failedOutputOf,
   type GitWrapper,
   killLiveStages,
   leftovers,
@@ -59,6 +60,15 @@ import {
 const MISSING_SHA = "0123456789abcdef0123456789abcdef01234567";
 /** Distinctive, so a hit anywhere is unambiguous. */
 const TOKEN = "tok-Zq8yX3v1-secret-7c1e9d";
+/** MOLECULE_GITHUB_TOKEN's, as distinctive. */
+const GH_TOKEN = "ghs-Kp4wT9m2-secret-3b8f0a";
+/** Every form either token could take on the wire or in a file: raw, or base64 beside any Basic user. */
+const formsOf = (token: string) => [
+  token,
+  Buffer.from(token).toString("base64"),
+  ...["oauth2", "x-access-token"].map((user) => Buffer.from(`${user}:${token}`).toString("base64")),
+];
+const basic = (user: string, token: string) => `Basic ${Buffer.from(`${user}:${token}`).toString("base64")}`;
 
 let root: string;
 let scratch: string;
@@ -67,6 +77,8 @@ let long: LongHistoryRepo;
 /** Six plain plugins: enough entries for concurrency and mid-run failures to be visible. */
 let many: Template[];
 let secret: Template;
+/** A private repository that plays one on GitHub (entries with provider "github"). */
+let ghSecret: Template;
 /** shas[1] is reachable only from tag v2 (not a tip); main points at shas[0]. */
 let tagged: RepoFixture;
 let dirs = 0;
@@ -80,6 +92,7 @@ beforeAll(async () => {
   many = [];
   for (let i = 1; i <= 6; i++) many.push(await createPlugin(root, `plug-${i}`));
   secret = { ...(await createPlugin(root, "secret-tpl")), private: true };
+  ghSecret = { ...(await createPlugin(root, "gh-secret")), private: true };
   tagged = await createRepo(root, "acme/tagged", [
     { files: { "plugin.yaml": "v0\n" } },
     { files: { "plugin.yaml": "v1\n" } },
@@ -129,6 +142,28 @@ const dirOf = (dest: string, t: Template) => entryDir(dest, t.list, t.name);
 const byLabel = (entries: OutputEntry[]) => Object.fromEntries(entries.map((e) => [labelOf(e), e]));
 const requestsFor = (server: GitHttpServer, repo: string) =>
   server.requests.filter((q) => q.path.startsWith(`/${repo}.git/`));
+const reposRequested = (server: GitHttpServer) =>
+  [
+    ...new Set(
+      server.requests.map((q) =>
+        q.path
+          .split("/")
+          .slice(1, 3)
+          .join("/")
+          .replace(/\.git$/, ""),
+      ),
+    ),
+  ].sort();
+
+/** The manifest of `templates` at version A, the ones in `github` with provider "github". */
+function withGithub(templates: Template[], github: Template[]): ManifestSpec {
+  const manifest = manifestOf(templates, "a");
+  for (const t of github) {
+    const entry = manifest[t.list]?.find((e) => e.name === t.name);
+    if (entry) entry.provider = "github";
+  }
+  return manifest;
+}
 
 describe("over HTTP", () => {
   it("stages the same trees and digests as file://; a warm run then makes no request and runs no git", async () => {
@@ -405,7 +440,7 @@ describe("hostile peers", () => {
     });
   }
 
-  // There is no GitHub token (provider: github entries are fetched anonymously): the git host's token is
+  // Without MOLECULE_GITHUB_TOKEN provider: github entries are fetched anonymously: the git host's token is
   // scoped to its origin, so a github entry gets none, not even when its host redirects to the git host.
   // And a host without a token may redirect wherever git's default (initial request only) allows.
   it("a provider: github entry never gets the git host's token, even redirected to the git host", async () => {
@@ -429,6 +464,28 @@ describe("hostile peers", () => {
     expect(github.hits.filter((h) => !h.endsWith("auth=-"))).toEqual([]);
     expect(requestsFor(gitea, set.extra.repo).length).toBeGreaterThan(0);
     expect(requestsFor(gitea, set.extra.repo).filter((q) => q.authorization !== undefined)).toEqual([]);
+  });
+
+  // With it, the GitHub host is a token's host too: the same rule as for the git host's token.
+  it("the GitHub token never follows a redirect to another host (here, the git host)", async () => {
+    const gitea = await serve({ requireToken: TOKEN, privateRepos: [secret.repo] });
+    const github = await redirector(gitea.url);
+    const dir = await freshDir("github-redirect");
+    const manifest = manifestOf([ghSecret], "a");
+    for (const e of manifest.plugins ?? []) e.provider = "github";
+    const run = await stage(path.join(dir, "deps"), manifest, gitea.url, {
+      env: { MOLECULE_GITEA_TOKEN: TOKEN, MOLECULE_GITHUB_TOKEN: GH_TOKEN },
+      args: ["--github-base-url", github.url, "--attempts", "1"],
+    });
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stderr).toContain(labelOf(ghSecret));
+    expect(run.stderr).toContain(`redirects to ${new URL(gitea.url).origin}, another host`);
+    // The GitHub host got its own token (git's requests; the stager's probe of where it redirects goes
+    // without); the git host never saw it, nor its own token for this entry.
+    const ghAuth = `auth=${basic("x-access-token", GH_TOKEN)}`;
+    expect(github.hits.some((h) => h.endsWith(ghAuth))).toBe(true);
+    expect(github.hits.filter((h) => !h.endsWith(ghAuth) && !h.endsWith("auth=-"))).toEqual([]);
+    expect(gitea.requests.filter((q) => q.authorization !== undefined)).toEqual([]);
   });
 
   it("a redirect within the same host is followed, with the token", async () => {
@@ -736,6 +793,136 @@ describe("secrets", () => {
     }
     expect(server.requests.some((q) => q.path.startsWith("/broken/") && q.status === 404)).toBe(true);
     expect(server.requests.some((q) => q.path.startsWith("/flaky/") && q.status === 500)).toBe(true);
+  });
+  // Two loopback servers: one plays the git host, one plays GitHub. Each records the Authorization header of
+  // every request it got, and both serve every repository, so a token sent to the wrong one would show.
+  async function twoHosts() {
+    const gitea = await serve({ requireToken: TOKEN, privateRepos: [secret.repo] });
+    const github = await serve({ requireToken: GH_TOKEN, privateRepos: [ghSecret.repo] });
+    const [ghPublic] = many;
+    if (!ghPublic) throw new Error("no plugin fixture");
+    return { gitea, github, ghPublic };
+  }
+  const tokensIn = (text: string | undefined) => ({
+    gitea: formsOf(TOKEN).some((f) => text?.includes(f)),
+    github: formsOf(GH_TOKEN).some((f) => text?.includes(f)),
+  });
+
+  it("each token reaches only its own host: MOLECULE_GITEA_TOKEN the git host, MOLECULE_GITHUB_TOKEN GitHub", async () => {
+    const { gitea, github, ghPublic } = await twoHosts();
+    const dir = await freshDir("two-tokens");
+    const dest = path.join(dir, "deps");
+    const git = await createGitWrapper(path.join(dir, "wrapper"));
+    const templates = [secret, set.extra, ghSecret, ghPublic];
+    const run = await stage(dest, withGithub(templates, [ghSecret, ghPublic]), gitea.url, {
+      env: { MOLECULE_GITEA_TOKEN: TOKEN, MOLECULE_GITHUB_TOKEN: GH_TOKEN },
+      pathPrefix: git.binDir,
+      args: ["--github-base-url", github.url],
+    });
+    expect(run.code, run.stderr).toBe(0);
+    for (const t of templates)
+      expect(await diffAgainstCommit(dirOf(dest, t), t.fixture.dir, t.a), t.name).toEqual([]);
+
+    // Each host was asked for its own entries only, and every request to it carried its own token.
+    expect(reposRequested(gitea)).toEqual([set.extra.repo, secret.repo].sort());
+    expect(reposRequested(github)).toEqual([ghPublic.repo, ghSecret.repo].sort());
+    expect(new Set(gitea.requests.map((q) => q.authorization))).toEqual(new Set([basic("oauth2", TOKEN)]));
+    expect(new Set(github.requests.map((q) => q.authorization))).toEqual(
+      new Set([basic("x-access-token", GH_TOKEN)]),
+    );
+    // Neither token, in any form, ever reached the other host.
+    expect(gitea.requests.filter((q) => tokensIn(q.authorization).github)).toEqual([]);
+    expect(github.requests.filter((q) => tokensIn(q.authorization).gitea)).toEqual([]);
+
+    // Both as headers through git's environment config: in no argv, git config file, output or staged file,
+    // and neither raw variable reaches git.
+    const calls = await git.calls();
+    expect(calls.filter((c) => Object.values(tokensIn(c.argv.join(" "))).some(Boolean))).toEqual([]);
+    expect(calls.filter((c) => "MOLECULE_GITEA_TOKEN" in c.env || "MOLECULE_GITHUB_TOKEN" in c.env)).toEqual(
+      [],
+    );
+    expect(tokensIn(await git.configs())).toEqual({ gitea: false, github: false });
+    expect(tokensIn(run.stdout + run.stderr)).toEqual({ gitea: false, github: false });
+    const files = (
+      await Promise.all(
+        (await allPaths(dest)).map((p) => readFile(path.join(dest, p), "latin1").catch(() => "")),
+      )
+    ).join("\n");
+    expect(files).toContain("plugin: gh-secret");
+    expect(tokensIn(files)).toEqual({ gitea: false, github: false });
+  });
+
+  it("a private GitHub entry without MOLECULE_GITHUB_TOKEN fails naming it and the variable; --allow-missing-private skips it", async () => {
+    const { gitea, github, ghPublic } = await twoHosts();
+    const dir = await freshDir("no-github-token");
+    const manifest = withGithub([secret, ghSecret, ghPublic], [ghSecret, ghPublic]);
+    const both = (dest: string, env: Record<string, string>, args: string[] = []) =>
+      stage(path.join(dir, dest), manifest, gitea.url, {
+        env,
+        args: ["--github-base-url", github.url, ...args],
+      });
+
+    // The git host's token is set: it is no GitHub token, and is not taken for one.
+    const failed = await both("strict", { MOLECULE_GITEA_TOKEN: TOKEN });
+    expect(failed.code, failed.stderr).toBe(1);
+    expect(failed.stderr).toMatch(
+      new RegExp(
+        `plugins/gh-secret \\(acme/gh-secret @ ${ghSecret.a}\\): private entry and MOLECULE_GITHUB_TOKEN is not set`,
+      ),
+    );
+    const doc = failedOutputOf(failed);
+    expect(byLabel(doc.entries)[labelOf(ghSecret)]).toMatchObject({
+      action: "failed",
+      error: expect.stringContaining("MOLECULE_GITHUB_TOKEN"),
+    });
+    expect(byLabel(doc.entries)[labelOf(secret)]?.action).toBe("fetched");
+    expect(byLabel(doc.entries)[labelOf(ghPublic)]?.action).toBe("fetched");
+    // Known to be hopeless, so not even attempted; the public GitHub entry went without any token.
+    expect(requestsFor(github, ghSecret.repo)).toEqual([]);
+    expect(github.requests.filter((q) => q.authorization !== undefined)).toEqual([]);
+
+    const lenient = await both("lenient", { MOLECULE_GITEA_TOKEN: TOKEN }, ["--allow-missing-private"]);
+    expect(lenient.code, lenient.stderr).toBe(0);
+    expect(outputOf(lenient).skipped).toEqual([
+      {
+        list: "plugins",
+        name: "gh-secret",
+        ref: ghSecret.a,
+        reason: expect.stringContaining("MOLECULE_GITHUB_TOKEN"),
+      },
+    ]);
+    expect(lenient.stderr).toMatch(/warning: plugins\/gh-secret: skipped/);
+    expect(await allPaths(path.join(dir, "lenient", "plugins"))).not.toContain("gh-secret");
+
+    // And the other way round: the GitHub token alone stages the GitHub entry, never the git host's.
+    gitea.resetStats();
+    const onlyGithub = await both("github-only", { MOLECULE_GITHUB_TOKEN: GH_TOKEN });
+    expect(onlyGithub.code).toBe(1);
+    expect(onlyGithub.stderr).toMatch(
+      new RegExp(
+        `plugins/secret-tpl \\(acme/secret-tpl @ ${secret.a}\\): private entry and MOLECULE_GITEA_TOKEN is not set`,
+      ),
+    );
+    expect(byLabel(failedOutputOf(onlyGithub).entries)[labelOf(ghSecret)]?.action).toBe("fetched");
+    expect(gitea.requests.filter((q) => q.authorization !== undefined)).toEqual([]);
+
+    // A rejected GitHub token is an auth failure whose hint names its own variable.
+    const wrong = await both("wrong", { MOLECULE_GITEA_TOKEN: TOKEN, MOLECULE_GITHUB_TOKEN: "ghs-WRONG-77" });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/plugins\/gh-secret .*was refused \(private: is MOLECULE_GITHUB_TOKEN set/);
+  });
+
+  it("two tokens for one host (--github-base-url the git host's) are refused before any request: exit 2", async () => {
+    const { gitea } = await twoHosts();
+    const dir = await freshDir("one-host");
+    const run = await stage(path.join(dir, "deps"), withGithub([secret, ghSecret], [ghSecret]), gitea.url, {
+      env: { MOLECULE_GITEA_TOKEN: TOKEN, MOLECULE_GITHUB_TOKEN: GH_TOKEN },
+      args: ["--github-base-url", gitea.url],
+    });
+    expect(run.code, run.stderr).toBe(2);
+    expect(run.stderr).toContain("two tokens for one host");
+    expect(run.stdout).toBe("");
+    expect(gitea.requests).toEqual([]);
   });
 });
 

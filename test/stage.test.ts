@@ -15,6 +15,7 @@ import {
   createGitWrapper,
   diffAgainstCommit,
   entryDir,
+  failedOutputOf,
   killLiveStages,
   LIST_DIRS,
   type List,
@@ -386,6 +387,135 @@ describe("incremental runs", () => {
     expect(await diffAgainstCommit(dirOf(dest, set.extra), set.extra.fixture.dir, set.extra.a)).toEqual([]);
   });
 
+  // A failed run may already have replaced and removed entries; the next run calls those unchanged (or
+  // does not mention them), so the failed run's own document is the only record of what it did.
+  it("a failed run still prints the document: what it fetched, kept and removed, and each failure with its error", async () => {
+    const dest = path.join(await freshDir("failed-doc"), "deps");
+    outputOf(await stage(dest, manifestOf(set.all, "a")));
+    const manifest = manifestOf(
+      set.all.filter((t) => t !== set.orgDev),
+      (t) => (t === set.alpha ? "b" : "a"),
+    );
+    const extra = manifest.plugins?.find((e) => e.name === set.extra.name);
+    if (extra) extra.ref = MISSING_SHA;
+
+    const out = failedOutputOf(await stage(dest, manifest));
+    // No overall digest: what is staged is not the manifest's.
+    expect(out.digest).toBeNull();
+    expect(out.skipped).toEqual([]);
+    const entries = byLabel(out.entries);
+    expect(Object.keys(entries).sort()).toEqual(
+      [labelOf(set.alpha), labelOf(set.plugDev), labelOf(set.extra), labelOf(set.orgDev)].sort(),
+    );
+    expect(entries[labelOf(set.alpha)]).toMatchObject({ ref: set.alpha.b, action: "fetched" });
+    expect(entries[labelOf(set.alpha)]?.digest).toMatch(SHA256);
+    expect(entries[labelOf(set.plugDev)]).toMatchObject({ ref: set.plugDev.a, action: "unchanged" });
+    expect(entries[labelOf(set.orgDev)]).toEqual({
+      list: "org_templates",
+      name: "molecule-dev",
+      ref: set.orgDev.a,
+      digest: null,
+      action: "removed",
+    });
+    expect(entries[labelOf(set.extra)]).toEqual({
+      list: "plugins",
+      name: "extra-tools",
+      ref: MISSING_SHA,
+      digest: null,
+      action: "failed",
+      error: expect.stringContaining(`commit ${MISSING_SHA} does not exist in acme/extra-tools`),
+    });
+    // What it reported is what is on disk: the next run finds alpha's new tree as it said.
+    expect(await diffAgainstCommit(dirOf(dest, set.alpha), set.alpha.fixture.dir, set.alpha.b)).toEqual([]);
+    await expect(lstat(dirOf(dest, set.orgDev))).rejects.toThrow(/ENOENT/);
+    const next = JSON.parse((await stage(dest, manifest)).stdout) as StageOutput;
+    expect(byLabel(next.entries)[labelOf(set.alpha)]).toEqual({
+      ...entries[labelOf(set.alpha)],
+      action: "unchanged",
+    });
+  });
+
+  it("a run that fails before staging anything (the lock held, a token missing) prints each entry as failed", async () => {
+    const dest = path.join(await freshDir("failed-early"), "deps");
+    const manifest = manifestOf([set.extra, set.plugDev], "a");
+    outputOf(await stage(dest, manifest));
+    // Held by a live process (this one): the run stages nothing.
+    const lock = path.join(dest, ".molecule-stage", "lock");
+    await writeFile(lock, JSON.stringify({ pid: process.pid, start: null }));
+    const locked = failedOutputOf(await stage(dest, manifest));
+    await rm(lock);
+    expect(locked.digest).toBeNull();
+    expect(locked.entries).toEqual(
+      [set.extra, set.plugDev].map((t) => ({
+        list: t.list,
+        name: t.name,
+        ref: t.a,
+        digest: null,
+        action: "failed",
+        error: expect.stringContaining(`another stager (pid ${process.pid})`),
+      })),
+    );
+
+    // The run that only reads: everything staged, and one entry now private without the token.
+    const priv = manifestOf([set.extra, set.plugDev], "a");
+    for (const e of priv.plugins ?? []) if (e.name === set.extra.name) e.private = true;
+    const warm = failedOutputOf(await stage(dest, priv));
+    expect(warm.digest).toBeNull();
+    expect(byLabel(warm.entries)[labelOf(set.plugDev)]?.action).toBe("unchanged");
+    expect(byLabel(warm.entries)[labelOf(set.extra)]).toMatchObject({
+      action: "failed",
+      digest: null,
+      error: expect.stringContaining("MOLECULE_GITEA_TOKEN is not set"),
+    });
+  });
+
+  it("a stray the stager cannot delete fails as that name, and the document still covers the rest", async (ctx) => {
+    const dest = path.join(await freshDir("undeletable"), "deps");
+    outputOf(await stage(dest, manifestOf([set.extra], "a")));
+    const stray = path.join(dest, "plugins", ".hidden");
+    await mkdir(stray);
+    await writeFile(path.join(stray, "f"), "x\n");
+    // A mount point cannot be renamed or removed, even by root: bind-mounted onto itself in a private
+    // mount namespace, for the stager's process only.
+    const wrap = [
+      "unshare",
+      "--mount",
+      "--propagation",
+      "private",
+      "sh",
+      "-c",
+      'mount --bind "$0" "$0" && exec "$@"',
+      stray,
+    ];
+    try {
+      execFileSync(wrap[0] ?? "unshare", [...wrap.slice(1), "true"], { stdio: "ignore" });
+    } catch {
+      ctx.skip(); // no mount namespaces here
+    }
+    const out = failedOutputOf(await stage(dest, manifestOf([set.extra], "b"), { wrap }));
+    expect(out.entries).toEqual([
+      {
+        list: "plugins",
+        name: "extra-tools",
+        ref: set.extra.b,
+        digest: expect.stringMatching(SHA256),
+        action: "fetched",
+      },
+      {
+        list: "plugins",
+        name: ".hidden",
+        ref: null,
+        digest: null,
+        action: "failed",
+        error: expect.stringContaining("not in the manifest, and it could not be deleted"),
+      },
+    ]);
+    expect(await diffAgainstCommit(dirOf(dest, set.extra), set.extra.fixture.dir, set.extra.b)).toEqual([]);
+    // Outside the namespace it is a plain directory again: the next run deletes it.
+    outputOf(await stage(dest, manifestOf([set.extra], "b")));
+    expect(await readdir(path.join(dest, "plugins"))).toEqual(["extra-tools"]);
+  });
+
   const tampers: Array<[string, (alpha: string) => Promise<void>]> = [
     ["a file edited", (d) => writeFile(path.join(d, "config.yaml"), "name: evil\n")],
     ["a file deleted", (d) => rm(path.join(d, "prompts", "concierge.md"))],
@@ -516,7 +646,7 @@ describe("permanent errors", () => {
     expect(run.stderr).toMatch(/plugins\/link-chain .*escape/);
   });
 
-  it("--quiet silences progress but not warnings or the failure summary", async () => {
+  it("--quiet silences progress but not warnings or failures", async () => {
     const dir = await freshDir("quiet");
     const ok = await stage(path.join(dir, "ok"), manifestOf([set.extra], "a"), { args: ["--quiet"] });
     expect(ok.code, ok.stderr).toBe(0);
@@ -539,6 +669,36 @@ describe("permanent errors", () => {
     );
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain(`plugins/extra-tools (acme/extra-tools @ ${MISSING_SHA})`);
+  });
+
+  // The failure used to come twice: as it happened (progress) and again in the closing summary.
+  it.each([[[]], [["--quiet"]]])("each failure is printed once on stderr (flags: %j)", async (flags) => {
+    const dir = await freshDir("once");
+    const count = (text: string, needle: string) => text.split(needle).length - 1;
+    const broken: ManifestSpec = {
+      plugins: [
+        { name: "ghost-sha", repo: set.extra.repo, ref: MISSING_SHA },
+        { name: "ghost-repo", repo: "acme/does-not-exist", ref: set.extra.a },
+        { ...entryOf(set.plugDev), private: true },
+        entryOf(set.extra),
+      ],
+    };
+    const run = await stage(path.join(dir, "cold"), broken, { args: flags });
+    expect(run.code, run.stderr).toBe(1);
+    for (const name of ["ghost-sha", "ghost-repo", "molecule-dev"])
+      expect(count(run.stderr, `plugins/${name}`), `${name}:\n${run.stderr}`).toBe(1);
+    expect(count(run.stderr, `commit ${MISSING_SHA} does not exist`), run.stderr).toBe(1);
+    expect(count(run.stderr, "acme/does-not-exist.git not found"), run.stderr).toBe(1);
+    expect(count(run.stderr, "MOLECULE_GITEA_TOKEN is not set"), run.stderr).toBe(1);
+
+    // The same from a run that reads only (everything staged, only the token missing now).
+    const warm = path.join(dir, "warm");
+    const priv = { plugins: [{ ...entryOf(set.plugDev), private: true }, entryOf(set.extra)] };
+    outputOf(await stage(warm, priv, { env: { MOLECULE_GITEA_TOKEN: "file-urls-ignore-it" } }));
+    const again = await stage(warm, priv, { args: flags });
+    expect(again.code, again.stderr).toBe(1);
+    expect(count(again.stderr, "plugins/molecule-dev"), again.stderr).toBe(1);
+    expect(count(again.stderr, "MOLECULE_GITEA_TOKEN is not set"), again.stderr).toBe(1);
   });
 
   const badManifests: Array<[string, string, RegExp]> = [
@@ -751,6 +911,24 @@ describe("the stager manages only a destination it owns", () => {
       "workspace_templates/notes.txt",
     ]);
     expect(await leftovers(dest)).toEqual([]);
+  });
+
+  it("a failed run too leaves each list directory holding exactly the manifest's entries", async () => {
+    const dest = path.join(await freshDir("strays-failed"), "deps");
+    outputOf(await stage(dest, manifestOf(set.all, "a")));
+    await writeFile(path.join(dest, "plugins", ".DS_Store"), "finder\n");
+    await mkdir(path.join(dest, "plugins", ".hidden", "deep"), { recursive: true });
+    await writeFile(path.join(dest, "plugins", ".hidden", "deep", "x"), "x\n");
+    await writeFile(path.join(dest, "workspace-configs-templates", ".DS_Store"), "finder\n");
+    const manifest = manifestOf(set.all, "a");
+    manifest.plugins?.push({ name: "ghost-sha", repo: set.extra.repo, ref: MISSING_SHA });
+
+    const out = failedOutputOf(await stage(dest, manifest));
+    expect(byLabel(out.entries)["plugins/ghost-sha"]?.action).toBe("failed");
+    for (const list of Object.keys(LIST_DIRS) as List[]) {
+      const names = set.all.filter((t) => t.list === list).map((t) => t.name);
+      expect((await readdir(path.join(dest, LIST_DIRS[list]))).sort(), list).toEqual(names.sort());
+    }
   });
 });
 

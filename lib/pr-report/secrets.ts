@@ -17,7 +17,7 @@ export const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 export const REDACTED = "[secret]";
 
 /** Masked even when nobody names them: the tokens CI always has (GitHub/Gitea Actions, private templates). */
-export const DEFAULT_MASK_ENV = ["MOLECULE_GITEA_TOKEN", "GITHUB_TOKEN"] as const;
+export const DEFAULT_MASK_ENV = ["MOLECULE_GITEA_TOKEN", "MOLECULE_GITHUB_TOKEN", "GITHUB_TOKEN"] as const;
 
 // Substrings, not whole words: keys come as `password`, `dbPassword`, `GITHUB_TOKEN`, `x-api-key`.
 const SECRET_KEY_RE =

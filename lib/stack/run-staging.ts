@@ -13,11 +13,13 @@ import { type Progress, SILENT_PROGRESS } from "../staging/progress";
 import { type StageResult, stage } from "../staging/stager";
 import { STAGED_MANIFEST } from "./dockerfile-gate";
 
-/** Staging progress as engine diagnostics: warnings and failures only, the rest would be noise. */
+/**
+ * Staging progress as engine diagnostics: warnings only. Failures are not logged one by one: the run's
+ * error lists them all, and a failure printed twice reads as two.
+ */
 const ENGINE_PROGRESS: Progress = {
   ...SILENT_PROGRESS,
   warn: (message) => pulumi.log.warn(`staging: ${message}`),
-  entryFailed: (label, message) => pulumi.log.error(`staging ${label}: ${message}`),
 };
 
 /** Writes `text` to `path` unless it already holds it; a rename, so a kill never leaves half a file. */
@@ -42,6 +44,7 @@ export async function runStaging(
     dest: config.stagingPath,
     gitBaseUrl: config.gitBaseUrl,
     token: config.gitToken,
+    githubToken: config.githubToken,
     progress: ENGINE_PROGRESS,
   });
   // The exact bytes the templates were staged from, for images that carry the manifest: its pins are then

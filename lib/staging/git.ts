@@ -58,20 +58,23 @@ export interface GitAuth {
   /** Base URL the token belongs to; the header is scoped to it so it never goes to another host. */
   baseUrl: string;
   token: string;
+  /** The Basic user name sent with the token: "oauth2" (Gitea, the default) or "x-access-token" (GitHub). */
+  user?: string;
 }
 
 // Variables that would make git print secrets (curl traces) or act on a repository other than ours, and
-// the raw token itself: git gets it only as the header, and no child needs the variable.
+// the raw tokens themselves: git gets them only as headers, and no child needs the variables.
 const SCRUBBED_ENV =
-  /^(MOLECULE_GITEA_TOKEN|GIT_TRACE.*|GIT_CURL_VERBOSE|GIT_TRACE_REDACT|GIT_DIR|GIT_WORK_TREE|GIT_INDEX_FILE|GIT_OBJECT_DIRECTORY|GIT_ALTERNATE_OBJECT_DIRECTORIES|GIT_NAMESPACE|GIT_CEILING_DIRECTORIES)$/;
+  /^(MOLECULE_GITEA_TOKEN|MOLECULE_GITHUB_TOKEN|GIT_TRACE.*|GIT_CURL_VERBOSE|GIT_TRACE_REDACT|GIT_DIR|GIT_WORK_TREE|GIT_INDEX_FILE|GIT_OBJECT_DIRECTORY|GIT_ALTERNATE_OBJECT_DIRECTORIES|GIT_NAMESPACE|GIT_CEILING_DIRECTORIES)$/;
 
 /**
- * The environment every git child gets. The token travels as an `http.<url>.extraHeader` set through
- * GIT_CONFIG_COUNT/KEY/VALUE: it is then in no argv, no URL and no .git/config.
+ * The environment every git child gets. Each token travels as an `http.<origin>/.extraHeader` set through
+ * GIT_CONFIG_COUNT/KEY/VALUE: it is then in no argv, no URL and no .git/config, and git sends it only to
+ * URLs of its own origin (scheme, host and port all match).
  */
 export function gitEnv(
   base: NodeJS.ProcessEnv,
-  auth?: GitAuth,
+  auths: readonly GitAuth[] = [],
   inactivitySeconds = DEFAULT_INACTIVITY_S,
 ): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
@@ -94,10 +97,9 @@ export function gitEnv(
     ["fetch.unpackLimit", "1"],
     ["transfer.unpackLimit", "1"],
   ];
-  const origin = tokenOrigin(auth);
-  if (auth && origin) {
+  for (const [origin, auth] of tokenOrigins(auths)) {
     // Scoped to the host (origin) the token belongs to, so it also covers a same-host redirect's new path.
-    const basic = Buffer.from(`oauth2:${auth.token}`).toString("base64");
+    const basic = Buffer.from(`${auth.user ?? "oauth2"}:${auth.token}`).toString("base64");
     config.push([`http.${origin}/.extraHeader`, `Authorization: Basic ${basic}`]);
     // git loads the header for the URL it was given and sends it on every request, including those that go
     // to wherever a redirect pointed: for the token's host, git follows no redirect; fetchCommit decides
@@ -118,9 +120,26 @@ export function gitEnv(
 /** Default inactivity bound (seconds) for one git operation; `--git-timeout-s` changes it. */
 export const DEFAULT_INACTIVITY_S = 30;
 
-/** The origin (scheme://host[:port]) a token belongs to, for http(s) base URLs only. */
-function tokenOrigin(auth: GitAuth | undefined): string | undefined {
-  return auth && /^https?:\/\//i.test(auth.baseUrl) ? new URL(auth.baseUrl).origin : undefined;
+/**
+ * The origin (scheme://host[:port]) each token belongs to, for http(s) base URLs only. Two different tokens
+ * for one origin are refused: git would send both headers to it, and each to the other's repositories.
+ */
+function tokenOrigins(auths: readonly GitAuth[]): Map<string, GitAuth> {
+  const byOrigin = new Map<string, GitAuth>();
+  for (const auth of auths) {
+    if (!/^https?:\/\//i.test(auth.baseUrl)) continue;
+    const origin = new URL(auth.baseUrl).origin;
+    const other = byOrigin.get(origin);
+    if (other && (other.token !== auth.token || other.user !== auth.user))
+      throw new GitAuthConflict(`two tokens for one host (${redactUrl(origin)}): give each host its own`);
+    byOrigin.set(origin, auth);
+  }
+  return byOrigin;
+}
+
+/** Two tokens were given for one host. */
+export class GitAuthConflict extends Error {
+  override name = "GitAuthConflict";
 }
 
 export interface GitRun {
@@ -132,40 +151,40 @@ export interface GitRun {
    * killed with its whole process group (default DEFAULT_INACTIVITY_S).
    */
   inactivityS?: number;
-  /** The origin the token is sent to: fetches from it never follow a redirect (see noRedirectArgs). */
-  tokenOrigin?: string;
+  /** The origins tokens are sent to: fetches from them never follow a redirect (see noRedirectArgs). */
+  tokenOrigins?: readonly string[];
   signal?: AbortSignal;
 }
 
-/** The GitRun for a stage: git's environment, the token's origin, the bounds. */
+/** The GitRun for a stage: git's environment, the tokens' origins, the bounds. */
 export function gitRun(opts: {
   base: NodeJS.ProcessEnv;
-  auth?: GitAuth;
+  auths?: readonly GitAuth[];
   inactivityS?: number;
   timeoutMs?: number;
   signal?: AbortSignal;
 }): GitRun {
   const inactivityS = opts.inactivityS ?? DEFAULT_INACTIVITY_S;
   return {
-    env: gitEnv(opts.base, opts.auth, inactivityS),
+    env: gitEnv(opts.base, opts.auths, inactivityS),
     timeoutMs: opts.timeoutMs ?? 600_000,
     inactivityS,
-    tokenOrigin: tokenOrigin(opts.auth),
+    tokenOrigins: [...tokenOrigins(opts.auths ?? []).keys()],
     signal: opts.signal,
   };
 }
 
 /**
- * `-c http.<url>/.followRedirects=false` for a fetch from the token's origin. git picks an http.<url>.*
+ * `-c http.<url>/.followRedirects=false` for a fetch from a token's origin. git picks an http.<url>.*
  * setting by how specific its URL is (host, then path length, then user), and a command-line `-c` comes
  * after every config file and GIT_CONFIG_PARAMETERS it inherits: the exact URL git matches (with the
  * trailing slash git adds, the user but never the password) cannot be outranked, so no configuration
  * can make git carry the token's header to wherever a redirect points.
  */
 export function noRedirectArgs(url: string, run: GitRun): string[] {
-  if (!run.tokenOrigin || !/^https?:\/\//i.test(url)) return [];
+  if (!run.tokenOrigins?.length || !/^https?:\/\//i.test(url)) return [];
   const u = new URL(url);
-  if (u.origin !== run.tokenOrigin) return [];
+  if (!run.tokenOrigins.includes(u.origin)) return [];
   const user = u.username ? `${u.username}@` : "";
   const path = u.pathname.endsWith("/") ? u.pathname : `${u.pathname}/`;
   return ["-c", `http.${u.protocol}//${user}${u.host}${path}.followRedirects=false`];

@@ -8,7 +8,8 @@ export interface Progress {
   start(total: number): void;
   entryStarted(label: string): void;
   entryDone(label: string, action: string, ms: number): void;
-  entryFailed(label: string, message: string): void;
+  /** Each failure once: `source` (e.g. "owner/repo @ sha") says what was being staged. */
+  entryFailed(label: string, message: string, source?: string): void;
   /** Something the user must act on or know about (fallback fetch, skipped entry). */
   warn(message: string): void;
   /** Retries and other details worth a log line but not a warning. */
@@ -39,13 +40,16 @@ function quietProgress(stream: NodeJS.WritableStream): Progress {
   return { ...lineProgress(stream), start: noop, entryStarted: noop, entryDone: noop, note: noop };
 }
 
+const failedLine = (label: string, message: string, source?: string) =>
+  `FAILED ${label}${source ? ` (${source})` : ""}: ${message}`;
+
 function lineProgress(stream: NodeJS.WritableStream): Progress {
   const line = (text: string) => stream.write(`stage: ${text}\n`);
   return {
     start: (total) => line(`${total} entries`),
     entryStarted: () => {},
     entryDone: (label, action, ms) => line(`${action} ${label} (${ms} ms)`),
-    entryFailed: (label, message) => line(`FAILED ${label}: ${message}`),
+    entryFailed: (label, message, source) => line(failedLine(label, message, source)),
     warn: (message) => line(`warning: ${message}`),
     note: (message) => line(message),
     stop: () => {},
@@ -82,10 +86,10 @@ function barProgress(stream: NodeJS.WriteStream): Progress {
       bar.increment(1, {});
       update();
     },
-    entryFailed: (label, message) => {
+    entryFailed: (label, message, source) => {
       running.delete(label);
       bar.increment(1, {});
-      above(`FAILED ${label}: ${message}`);
+      above(failedLine(label, message, source));
     },
     warn: (message) => above(`warning: ${message}`),
     note: () => {},

@@ -5,7 +5,8 @@
  * - full serial clones (OOM-killed mid-run) -> one commit at depth 1, bounded parallelism, retries;
  * - "skip if the directory is non-empty" (stale content after a ref bump) -> a recorded ref and digest
  *   per entry, verified against the tree on disk every run;
- * - token in the clone URL -> an HTTP header passed through git's environment config;
+ * - token in the clone URL -> an HTTP header passed through git's environment config, each token only to
+ *   its own host (the git host's to --git-base-url, GitHub's to --github-base-url);
  * - partial trees after a kill -> build beside the target, then swap it in with renames.
  *
  * What it may delete: only inside a destination it owns (see destination.ts), and there only in the list
@@ -38,6 +39,7 @@ import {
 import {
   DEFAULT_INACTIVITY_S,
   fetchCommit,
+  type GitAuth,
   GitError,
   type GitRun,
   gitRun,
@@ -86,7 +88,7 @@ export function silentServerBoundMs(
   return attempts * (inactivityS * 1000 + GIT_KILL_SLACK_MS) + delays;
 }
 
-export type Action = "fetched" | "unchanged" | "removed";
+export type Action = "fetched" | "unchanged" | "removed" | "failed";
 
 export interface EntryResult {
   list: ListName;
@@ -94,6 +96,8 @@ export interface EntryResult {
   ref: string | null;
   digest: string | null;
   action: Action;
+  /** Why, for `failed` only. */
+  error?: string;
 }
 
 export interface SkippedEntry {
@@ -109,19 +113,38 @@ export interface StageResult {
   skipped: SkippedEntry[];
 }
 
+/**
+ * What a failed run did, the same document: a failed run may already have replaced or removed entries,
+ * and the next run would report those as unchanged (or not at all). No overall digest: what is staged
+ * now is not the manifest's.
+ */
+export interface FailedStageResult {
+  digest: null;
+  entries: EntryResult[];
+  skipped: SkippedEntry[];
+}
+
 export interface StageFailure {
   list: ListName;
   name: string;
-  repo: string;
-  ref: string;
+  /** The entry's; absent for a name the manifest does not have (one the stager could not remove). */
+  repo?: string;
+  ref?: string;
   message: string;
 }
 
+const labelOf = (e: { list: ListName; name: string }) => `${e.list}/${e.name}`;
+const sourceOf = (e: { repo?: string; ref?: string }) =>
+  e.repo && e.ref ? `${e.repo} @ ${e.ref}` : undefined;
+
 export class StageError extends Error {
-  constructor(readonly failures: StageFailure[]) {
+  constructor(
+    readonly failures: StageFailure[],
+    readonly result: FailedStageResult,
+  ) {
     super(
       `staging failed for ${failures.length} entr${failures.length === 1 ? "y" : "ies"}:\n${failures
-        .map((f) => `  ${f.list}/${f.name} (${f.repo} @ ${f.ref}): ${f.message}`)
+        .map((f) => `  ${labelOf(f)}${sourceOf(f) ? ` (${sourceOf(f)})` : ""}: ${f.message}`)
         .join("\n")}`,
     );
     this.name = "StageError";
@@ -137,6 +160,8 @@ export interface StageOptions {
   allowMissingPrivate?: boolean;
   /** Read-only token for the platform's git host; sent only to `gitBaseUrl`. */
   token?: string;
+  /** Read-only token for `provider: "github"` entries; sent only to `githubBaseUrl`. */
+  githubToken?: string;
   /** Attempts per entry for transient failures. */
   attempts?: number;
   retryDelayMs?: number;
@@ -160,7 +185,6 @@ interface Marker {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const tag = () => randomBytes(4).toString("hex");
-const labelOf = (e: { list: ListName; name: string }) => `${e.list}/${e.name}`;
 
 function sourceUrl(entry: PlannedEntry, opts: StageOptions): string {
   const base =
@@ -272,8 +296,20 @@ function recover(layout: Layout): void {
   }
 }
 
-const PRIVATE_NO_TOKEN =
-  "private entry and MOLECULE_GITEA_TOKEN is not set (or pass --allow-missing-private to skip it)";
+/** The variable each entry's token comes from: each provider's host has its own. */
+const tokenVariableOf = (entry: { provider?: string }) =>
+  entry.provider === "github" ? "MOLECULE_GITHUB_TOKEN" : "MOLECULE_GITEA_TOKEN";
+const tokenOf = (entry: PlannedEntry, opts: StageOptions) =>
+  entry.provider === "github" ? opts.githubToken : opts.token;
+const privateNoToken = (entry: PlannedEntry) =>
+  `private entry and ${tokenVariableOf(entry)} is not set (or pass --allow-missing-private to skip it)`;
+const skipOf = (entry: PlannedEntry): SkippedEntry => ({
+  list: entry.list,
+  name: entry.name,
+  ref: entry.ref,
+  reason: `private entry and no ${tokenVariableOf(entry)}`,
+});
+const skipWarning = (s: SkippedEntry) => `${labelOf(s)}: skipped (${s.reason}; --allow-missing-private)`;
 
 interface Outcome {
   results: EntryResult[];
@@ -309,18 +345,13 @@ function unchangedOutcome(layout: Layout, planned: PlannedEntry[], opts: StageOp
   const toHash: Array<[PlannedEntry, Marker]> = [];
   // Cheap checks for every entry first, hashing last: a bumped ref is found without reading any tree.
   for (const entry of planned) {
-    if (entry.private && !opts.token) {
+    if (entry.private && !tokenOf(entry, opts)) {
       if (!opts.allowMissingPrivate) {
-        outcome.failures.push({ ...failureOf(entry), message: PRIVATE_NO_TOKEN });
+        outcome.failures.push({ ...failureOf(entry), message: privateNoToken(entry) });
         continue;
       }
       if (lstatOrUndefined(layout.target(entry)) || lstatOrUndefined(layout.marker(entry))) return undefined;
-      outcome.skipped.push({
-        list: entry.list,
-        name: entry.name,
-        ref: entry.ref,
-        reason: "private entry and no token",
-      });
+      outcome.skipped.push(skipOf(entry));
       continue;
     }
     const marker = readMarker(layout.marker(entry));
@@ -343,14 +374,28 @@ const failureOf = (entry: PlannedEntry) => ({
   ref: entry.ref,
 });
 
-/** Failures thrown, else the result: manifest order, removed entries last (stable for diffs and logs). */
+/**
+ * The result, or a StageError carrying it with the failed entries among the rest: manifest order, names
+ * the manifest does not have last (stable for diffs and logs).
+ */
 function finish(planned: PlannedEntry[], { results, skipped, failures }: Outcome): StageResult {
-  if (failures.length > 0) throw new StageError(failures);
+  const entries: EntryResult[] = [
+    ...results,
+    ...failures.map((f) => ({
+      list: f.list,
+      name: f.name,
+      ref: f.ref ?? null,
+      digest: null,
+      action: "failed" as const,
+      error: f.message,
+    })),
+  ];
   const order = new Map(planned.map((e, i) => [labelOf(e), i]));
   const rank = (r: EntryResult) => order.get(labelOf(r)) ?? planned.length;
-  results.sort((a, b) => rank(a) - rank(b) || labelOf(a).localeCompare(labelOf(b)));
-  const staged = results.flatMap((r) => (r.digest ? [{ list: r.list, name: r.name, digest: r.digest }] : []));
-  return { digest: combinedDigest(staged), entries: results, skipped };
+  entries.sort((a, b) => rank(a) - rank(b) || labelOf(a).localeCompare(labelOf(b)));
+  if (failures.length > 0) throw new StageError(failures, { digest: null, entries, skipped });
+  const staged = entries.flatMap((r) => (r.digest ? [{ list: r.list, name: r.name, digest: r.digest }] : []));
+  return { digest: combinedDigest(staged), entries, skipped };
 }
 
 function describeFailure(err: unknown, entry: PlannedEntry, url: string, attempts: number): string {
@@ -364,7 +409,7 @@ function describeFailure(err: unknown, entry: PlannedEntry, url: string, attempt
       case "redirect":
         return err.message;
       case "auth":
-        return `access to ${shown} was refused${entry.private ? " (private: is MOLECULE_GITEA_TOKEN set and allowed to read it?)" : ""}: ${err.message}`;
+        return `access to ${shown} was refused${entry.private ? ` (private: is ${tokenVariableOf(entry)} set and allowed to read it?)` : ""}: ${err.message}`;
       default:
         return `gave up after ${attempts} attempt${attempts === 1 ? "" : "s"}: ${err.message}`;
     }
@@ -377,12 +422,16 @@ export async function stage(opts: StageOptions): Promise<StageResult> {
   const { progress } = opts;
   const attempts = Math.max(1, opts.attempts ?? DEFAULT_ATTEMPTS);
   const retryDelayMs = opts.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS;
-  const auth = opts.token
-    ? { baseUrl: opts.gitBaseUrl ?? DEFAULT_GIT_BASE_URL, token: opts.token }
-    : undefined;
+  // Each token goes to its own host only; the two hosts' tokens never meet (refused if both are one host).
+  const auths: GitAuth[] = [];
+  if (opts.token) auths.push({ baseUrl: opts.gitBaseUrl ?? DEFAULT_GIT_BASE_URL, token: opts.token });
+  if (opts.githubToken) {
+    const baseUrl = opts.githubBaseUrl ?? DEFAULT_GITHUB_BASE_URL;
+    auths.push({ baseUrl, token: opts.githubToken, user: "x-access-token" });
+  }
   const run: GitRun = gitRun({
     base: opts.env ?? process.env,
-    auth,
+    auths,
     inactivityS: opts.gitInactivityS,
     timeoutMs: opts.gitTimeoutMs,
   });
@@ -406,9 +455,8 @@ export async function stage(opts: StageOptions): Promise<StageResult> {
       try {
         progress.start(planned.length);
         for (const r of outcome.results) progress.entryDone(labelOf(r), "unchanged", 0);
-        for (const s of outcome.skipped)
-          progress.warn(`${labelOf(s)}: skipped (private, no MOLECULE_GITEA_TOKEN; --allow-missing-private)`);
-        for (const f of outcome.failures) progress.entryFailed(labelOf(f), f.message);
+        for (const s of outcome.skipped) progress.warn(skipWarning(s));
+        for (const f of outcome.failures) progress.entryFailed(labelOf(f), f.message, sourceOf(f));
         return finish(planned, outcome);
       } finally {
         progress.stop();
@@ -459,18 +507,14 @@ export async function stage(opts: StageOptions): Promise<StageResult> {
           `${label}: staged tree does not match its recorded digest (edited or damaged); re-staging`,
         );
       }
-      if (entry.private && !opts.token) {
-        if (!opts.allowMissingPrivate) throw new Error(PRIVATE_NO_TOKEN);
+      if (entry.private && !tokenOf(entry, opts)) {
+        if (!opts.allowMissingPrivate) throw new Error(privateNoToken(entry));
         // Stale content for a skipped entry must not reach an image as if it were current.
         if (lstatOrUndefined(target)) removeDir(target);
         if (lstatOrUndefined(layout.marker(entry))) rmSync(layout.marker(entry), { force: true });
-        skipped.push({
-          list: entry.list,
-          name: entry.name,
-          ref: entry.ref,
-          reason: "private entry and no token",
-        });
-        progress.warn(`${label}: skipped (private, no MOLECULE_GITEA_TOKEN; --allow-missing-private)`);
+        const skip = skipOf(entry);
+        skipped.push(skip);
+        progress.warn(skipWarning(skip));
         return;
       }
 
@@ -546,7 +590,7 @@ export async function stage(opts: StageOptions): Promise<StageResult> {
           stageEntry(entry).catch((err: unknown) => {
             const message = err instanceof Error ? err.message : String(err);
             failures.push({ list: entry.list, name: entry.name, repo: entry.repo, ref: entry.ref, message });
-            progress.entryFailed(labelOf(entry), message);
+            progress.entryFailed(labelOf(entry), message, sourceOf(entry));
           }),
         ),
       ),
@@ -558,10 +602,23 @@ export async function stage(opts: StageOptions): Promise<StageResult> {
     // now (every entry's work is done), and a killed run's were settled by recover().
     for (const list of LISTS) {
       const wanted = new Set(opts.manifest[list].map((e) => e.name));
+      // A name that cannot be deleted fails as a name, like an entry: the rest of the sweep still runs, and
+      // the document still says what this run did.
+      const failed = (name: string, what: string, err: unknown, marker?: Marker) => {
+        const message = `not in the manifest, and ${what} could not be deleted: ${(err as Error).message ?? err}`;
+        const failure = { list, name, repo: marker?.repo, ref: marker?.ref, message };
+        failures.push(failure);
+        progress.entryFailed(labelOf(failure), message, sourceOf(failure));
+      };
       for (const name of readdirSync(layout.listDir(list)).sort()) {
         if (wanted.has(name)) continue;
         const marker = name.startsWith(".") ? undefined : readMarker(layout.marker({ list, name }));
-        removeDir(join(layout.listDir(list), name));
+        try {
+          removeDir(join(layout.listDir(list), name));
+        } catch (err) {
+          failed(name, "it", err, marker);
+          continue;
+        }
         if (name.startsWith(".")) {
           progress.note(`${LIST_DIRS[list]}/${name}: removed (not a manifest entry)`);
           continue;
@@ -570,8 +627,12 @@ export async function stage(opts: StageOptions): Promise<StageResult> {
         progress.entryDone(`${list}/${name}`, "removed", 0);
       }
       for (const file of readdirSync(layout.stateDir(list))) {
-        if (!file.endsWith(".json") || !wanted.has(file.slice(0, -5)))
+        if (file.endsWith(".json") && wanted.has(file.slice(0, -5))) continue;
+        try {
           rmSync(join(layout.stateDir(list), file), { recursive: true, force: true });
+        } catch (err) {
+          failed(file.replace(/\.json$/, ""), `its record ${STATE_DIR}/${list}/${file}`, err);
+        }
       }
     }
     return finish(planned, { results, skipped, failures });

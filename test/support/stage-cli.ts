@@ -26,7 +26,9 @@ export interface OutputEntry {
   name: string;
   ref: string | null;
   digest: string | null;
-  action: "fetched" | "unchanged" | "removed";
+  action: "fetched" | "unchanged" | "removed" | "failed";
+  /** For `failed` only. */
+  error?: string;
 }
 
 export interface StageOutput {
@@ -113,6 +115,15 @@ export function runStage(args: string[], opts: StageOptions = {}): Promise<Stage
 export function outputOf(run: StageRun): StageOutput {
   if (run.code !== 0) throw new Error(`stager exited ${run.code}:\n${run.stderr}`);
   return JSON.parse(run.stdout) as StageOutput;
+}
+
+/** What a failed run (exit 1) prints: the same document, with no overall digest. */
+export type FailedStageOutput = Omit<StageOutput, "digest"> & { digest: null };
+
+/** Parses stdout of a run that must have failed (exit 1) as the document it still promises. */
+export function failedOutputOf(run: StageRun): FailedStageOutput {
+  if (run.code !== 1) throw new Error(`stager exited ${run.code}, not 1:\n${run.stderr}`);
+  return JSON.parse(run.stdout) as FailedStageOutput;
 }
 
 /** Kills whatever a test left running (its own children only, by pid), including the tsx child. */
