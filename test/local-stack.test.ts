@@ -1,12 +1,12 @@
 // The local stack (Pulumi.local.yaml): what can be checked without a Docker engine or the Pulumi CLI.
-import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../lib/load-config";
 import { parseManifest } from "../lib/manifest";
 import { createSampleRepos } from "../lib/sample-repos";
-import { PROJECT_DIR, runProgram, stackConfig } from "./support/pulumi-program";
+import { copySource, PROJECT_DIR, runProgram, stackConfig } from "./support/pulumi-program";
 
 let dir: string;
 let config: Record<string, string>;
@@ -14,7 +14,7 @@ let config: Record<string, string>;
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), "local-stack-"));
   createSampleRepos(path.join(dir, "git"));
-  cpSync(path.join(PROJECT_DIR, "sample-platform"), path.join(dir, "src"), { recursive: true });
+  copySource(path.join(PROJECT_DIR, "sample-platform"), path.join(dir, "src"));
   config = {
     ...stackConfig("Pulumi.local.yaml"),
     "molecule-images:gitBaseUrl": `file://${dir}/git`,

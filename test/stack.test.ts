@@ -11,7 +11,14 @@ import { parse } from "yaml";
 import { TEMPLATES_LABEL } from "../lib/image-spec";
 import { createSampleRepos } from "../lib/sample-repos";
 import { type ImageConfig, stackConfigSchema } from "../lib/stack-config";
-import { type Declared, PROJECT_DIR, type Resolver, runProgram, stackConfig } from "./support/pulumi-program";
+import {
+  copySource,
+  type Declared,
+  PROJECT_DIR,
+  type Resolver,
+  runProgram,
+  stackConfig,
+} from "./support/pulumi-program";
 
 const IMAGE = "docker-build:index:Image";
 const REPO = "aws:ecr/repository:Repository";
@@ -54,7 +61,7 @@ beforeAll(() => {
   const noAgent = { ...manifest, workspace_templates: [] };
   writeFileSync(path.join(dir, "manifest-no-agent.json"), JSON.stringify({ version: 1, ...noAgent }));
   sourceRoot = path.join(dir, "src");
-  cpSync(path.join(PROJECT_DIR, "sample-platform"), sourceRoot, { recursive: true });
+  copySource(path.join(PROJECT_DIR, "sample-platform"), sourceRoot);
   base = {
     ...stackConfig("Pulumi.staging.yaml"),
     "molecule-images:manifest": path.join(dir, "manifest.json"),
@@ -405,7 +412,7 @@ describe("the Dockerfile gate: every preview and up checks the real Dockerfiles 
   /** A source root of its own, so a test's Dockerfile edits stay its own. */
   const sourceCopy = (from: string, edit?: (root: string) => void) => {
     const root = mkdtempSync(path.join(dir, "gate-"));
-    cpSync(from, root, { recursive: true });
+    copySource(from, root);
     edit?.(root);
     return root;
   };
@@ -504,6 +511,16 @@ describe("the Dockerfile gate: every preview and up checks the real Dockerfiles 
         `  - ${where}: workspace_templates/platform-agent: ${root}/manifest.json pins ffffffffffff, ${ours} stages ${agentRef.slice(0, 12)}`,
         `  - ${where}: org_templates/org-demo: staged from ${ours} but not listed in ${root}/manifest.json`,
       ].join("\n"),
+    );
+  });
+
+  it("a Dockerfile that copies the staged manifest needs stageManifest, even with an old copy on disk", async () => {
+    // The run before wrote one (stageManifest on); with it off, that file would carry stale pins.
+    await runProgram({ config: base, resolve: resolver() });
+    const { error, declared } = await failingRun({ ...base, "molecule-images:stageManifest": "false" });
+    expect(declared).toBeUndefined();
+    expect(error?.message).toContain(
+      `platform: ${sourceRoot}/workspace-server/Dockerfile:17: COPY .tenant-bundle-deps/manifest.json: the staged manifest is written only with molecule-images:stageManifest: true`,
     );
   });
 

@@ -1,14 +1,14 @@
 // The stager inside the Pulumi program (index.ts -> components/template-staging.ts), under Pulumi's mock
 // runtime: it must get the GitHub token as the CLI does. A private provider "github" plugin is staged first
 // by the CLI; the program's own run then needs MOLECULE_GITHUB_TOKEN to accept it (no network: warm).
-import { cpSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { TEMPLATES_LABEL } from "../lib/image-spec";
 import { createSampleRepos } from "../lib/sample-repos";
 import { STAGING_DIR } from "../lib/stack-config";
 import { makeTempDir, removeDir } from "./support/git-fixtures";
-import { PROJECT_DIR, runProgram, stackConfig } from "./support/pulumi-program";
+import { copySource, PROJECT_DIR, runProgram, stackConfig } from "./support/pulumi-program";
 import { outputOf, runStage } from "./support/stage-cli";
 
 const IMAGE = "docker-build:index:Image";
@@ -30,7 +30,7 @@ beforeAll(async () => {
   const file = path.join(dir, "manifest.json");
   writeFileSync(file, JSON.stringify({ version: 1, ...manifest }));
   const sourceRoot = path.join(dir, "src");
-  cpSync(path.join(PROJECT_DIR, "sample-platform"), sourceRoot, { recursive: true });
+  copySource(path.join(PROJECT_DIR, "sample-platform"), sourceRoot);
   const gitUrl = `file://${dir}/git`;
   const staged = await runStage(
     [
@@ -46,6 +46,8 @@ beforeAll(async () => {
     "molecule-images:gitBaseUrl": gitUrl,
     "molecule-images:sourceRoot": sourceRoot,
     "molecule-images:gitSha": "0123456789abcdef0123456789abcdef01234567",
+    // The sample base image copies the staged manifest.
+    "molecule-images:stageManifest": "true",
   };
 });
 

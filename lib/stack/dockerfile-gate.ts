@@ -89,15 +89,26 @@ export function checkImageDockerfile(
   const stagedRoots = [inside(context, config.stagingPath), image.templateDir?.path].filter(
     (p): p is string => p !== undefined && p !== ".",
   );
+  const stagedManifest = inside(context, resolve(config.stagingPath, STAGED_MANIFEST));
   const findings = checkDockerfile(text, {
     buildArgs,
     baseArg: image.base === undefined ? undefined : image.baseArg,
     stagedRoots,
-    manifestPaths: [inside(context, platformManifest)].filter((p): p is string => p !== undefined),
+    manifestPaths: [inside(context, platformManifest), stagedManifest].filter(
+      (p): p is string => p !== undefined,
+    ),
     kind: (path) => kindAt(resolve(context, path)),
   });
   const problems = findings.problems.map((f) => `${at(f.line)}: ${f.message}`);
   for (const copy of findings.manifestCopies) {
+    if (copy.path === stagedManifest) {
+      // Written this run only with stageManifest; a copy left by an earlier run would carry its old pins.
+      if (!config.stageManifest)
+        problems.push(
+          `${at(copy.line)}: COPY ${copy.message}: the staged manifest is written only with molecule-images:stageManifest: true`,
+        );
+      continue;
+    }
     const label = posix.join(config.sourceRoot, config.platformManifest);
     const claimed = readPlatformManifest(platformManifest, label);
     const where = `${at(copy.line)}: COPY ${copy.message}`;

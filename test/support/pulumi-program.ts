@@ -1,13 +1,21 @@
 // Runs the real program (index.ts) under Pulumi's mock runtime, the one stand-in for the engine that
 // cannot run on these machines. Resource callbacks record what the program declared; tests supply how
 // each resource "resolves" (a fake digest here, a real build in the end-to-end tier).
-import { readFileSync } from "node:fs";
+import { cpSync, readFileSync } from "node:fs";
 import path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { vi } from "vitest";
 import { parse } from "yaml";
 
 export const PROJECT_DIR = path.resolve(__dirname, "..", "..");
+
+/**
+ * Copies a source tree for a test, without what an earlier run staged into it (`.tenant-bundle-deps` is
+ * ignored by git but present in a developer's checkout): a test must see only what its own run staged.
+ */
+export function copySource(from: string, to: string): void {
+  cpSync(from, to, { recursive: true, filter: (src) => path.basename(src) !== ".tenant-bundle-deps" });
+}
 
 export interface Declared {
   type: string;

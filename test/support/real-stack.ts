@@ -87,7 +87,12 @@ export async function startRealStack(stack: string): Promise<RealStack> {
   });
   if (!engine.buildkitd || !engine.buildctl) throw new Error("the engine has no buildkit");
   const dir = mkdtempSync(join(tmpdir(), "molecule-real-"));
-  for (const entry of PROGRAM) cpSync(join(PROJECT, entry), join(dir, entry), { recursive: true });
+  for (const entry of PROGRAM)
+    cpSync(join(PROJECT, entry), join(dir, entry), {
+      recursive: true,
+      // What an earlier local run staged is not the program: the test stages its own.
+      filter: (src) => !src.endsWith("/.tenant-bundle-deps"),
+    });
   symlinkSync(join(PROJECT, "node_modules"), join(dir, "node_modules"));
   const registry = await startRegistry();
   const bk = { buildkitd: engine.buildkitd, buildctl: engine.buildctl };
