@@ -7,11 +7,12 @@ import { type ImageRegistry, ociRegistry } from "./components/registry";
 import { TemplateStaging } from "./components/template-staging";
 import { orderImages } from "./lib/image-graph";
 import { loadConfig } from "./lib/load-config";
+import { preflightBuilder } from "./lib/stack/builder-preflight";
 import { checkDockerfiles, DockerfileGateError } from "./lib/stack/dockerfile-gate";
 import { runStaging } from "./lib/stack/run-staging";
 
-// An async program: staging and the Dockerfile gate must finish before the first resource is declared, so
-// a failed check stops the preview or up before any repository, record or build.
+// An async program: staging, the Dockerfile gate and the builder check finish before the first resource is
+// declared, so a failed check stops the preview or up before any repository, record or build.
 export = async () => {
   // Everything that can be wrong with config, the manifest or the image graph fails here, before any resource.
   const { config, manifest, manifestText } = loadConfig();
@@ -21,6 +22,7 @@ export = async () => {
   const gate = checkDockerfiles(ordered, config, manifest);
   for (const warning of gate.warnings) pulumi.log.warn(warning);
   if (gate.problems.length > 0) throw new pulumi.RunError(new DockerfileGateError(gate.problems).message);
+  if (config.builder) await preflightBuilder(config.builder);
 
   const registry: ImageRegistry =
     config.registry.type === "ecr"

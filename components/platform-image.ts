@@ -56,7 +56,10 @@ export class PlatformImage extends pulumi.ComponentResource {
         buildArgs: spec.buildArgs,
         labels: spec.labels,
         tags,
-        push: true,
+        // docker-build 0.0.22's typed exports have no rewrite-timestamp, so the push is its raw exporter;
+        // the provider still reads the pushed digest from it (a raw export with push=true counts as pushed).
+        exports: [{ raw: spec.exporter }],
+        push: false,
         registries: args.credentials ? [args.credentials] : undefined,
         cacheFrom: args.cache ? [{ registry: { ref: cacheRef } }] : undefined,
         cacheTo: args.cache

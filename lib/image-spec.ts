@@ -34,6 +34,17 @@ export interface ImageSpec<T> {
   cacheRef: [T, string];
   buildArgs: Record<string, string | T>;
   labels: Record<string, string | T>;
+  /** The exporter, as BuildKit's `--output` spells it: pushes to the tags. */
+  exporter: string;
+}
+
+/**
+ * Pushes the image to its tags. With the commit's time known, `rewrite-timestamp` (BuildKit >= 0.13) also
+ * clamps every file time in the layers to SOURCE_DATE_EPOCH: the staged trees and heredocs are written at
+ * build time, so without it two builders of one commit produce layers, and digests, that differ.
+ */
+export function exporterFor(sourceDateEpoch: number | undefined): string {
+  return `type=image,push=true${sourceDateEpoch === undefined ? "" : ",rewrite-timestamp=true"}`;
 }
 
 export function tagsFor(tagPrefix: string, gitSha: string): string[] {
@@ -65,6 +76,7 @@ export function imageSpec<T>(input: ImageSpecInput<T>): ImageSpec<T> {
     cacheRef: [input.repositoryUrl, CACHE_TAG],
     buildArgs,
     labels,
+    exporter: exporterFor(input.sourceDateEpoch),
   };
 }
 

@@ -294,6 +294,47 @@ describe.skipIf(unavailable !== undefined)("the local stack on the real engine",
     expect(copies.filter((c) => !c.cached).map((c) => c.instruction)).toEqual([]);
   });
 
+  it("the same commit, rebuilt on a builder that lost its cache and with no registry cache, gives the same digests", async () => {
+    // A commit of the sample platform itself, so the stack reads the commit's time from git:
+    // SOURCE_DATE_EPOCH for the image times, and rewrite-timestamp for every file time in the layers.
+    const src = path.join(world.dir, "sample-platform");
+    const date = "2026-11-30T12:00:00Z";
+    const git = (args: string[]) =>
+      execFileSync("git", args, {
+        cwd: src,
+        encoding: "utf8",
+        env: {
+          ...process.env,
+          GIT_AUTHOR_NAME: "e2e",
+          GIT_AUTHOR_EMAIL: "e2e@example.test",
+          GIT_COMMITTER_NAME: "e2e",
+          GIT_COMMITTER_EMAIL: "e2e@example.test",
+          GIT_AUTHOR_DATE: date,
+          GIT_COMMITTER_DATE: date,
+        },
+      }).trim();
+    writeFileSync(path.join(src, ".gitignore"), ".tenant-bundle-deps/\n");
+    git(["init", "-q"]);
+    git(["add", "-A"]);
+    git(["commit", "-q", "-m", "sample platform"]);
+    const sha = git(["rev-parse", "HEAD"]);
+    const built: Images[] = [];
+    for (const [i, stack] of ["e2e-repro-a", "e2e-repro-b"].entries()) {
+      execFileSync(world.engine.buildctl ?? "buildctl", ["--addr", world.builder.endpoint, "prune", "--all"]);
+      expect((await world.pulumi(["stack", "init", stack])).code).toBe(0);
+      writeStackConfig(world, stack, { ...config, gitSha: sha, tagPrefix: `repro${i}`, cache: "false" });
+      const r = await up([], stack);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      built.push((await outputs(stack)).images as Images);
+    }
+    const [a, b] = built;
+    expect(b?.platform?.digest).toBe(a?.platform?.digest);
+    expect(b?.["platform-agent"]?.digest).toBe(a?.["platform-agent"]?.digest);
+    // The image's own time is the commit's, not the build's.
+    const created = (await configOf(`${a?.platform?.repository}@${a?.platform?.digest}`)).created;
+    expect(created).toBe(date);
+  });
+
   it("a template pin bump: the preview replaces the record and updates both images; up rebuilds both", async () => {
     const bare = path.join(
       world.dir,

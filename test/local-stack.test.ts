@@ -1,18 +1,29 @@
 // The local stack (Pulumi.local.yaml): what can be checked without a Docker engine or the Pulumi CLI.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../lib/load-config";
+import { LOCAL_BUILDER, registerBuilder } from "../lib/local/buildkit";
 import { parseManifest } from "../lib/manifest";
 import { createSampleRepos } from "../lib/sample-repos";
 import { copySource, PROJECT_DIR, runProgram, stackConfig } from "./support/pulumi-program";
 
 let dir: string;
 let config: Record<string, string>;
+let builder: net.Server;
+const savedBuildx = process.env.BUILDX_CONFIG;
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), "local-stack-"));
+  // The program checks its builder answers before any resource: a stand-in on a unix socket that answers
+  // the way buildkitd's HTTP/2 server does (with bytes), registered as the stack's builder.
+  const socket = path.join(dir, "buildkitd.sock");
+  builder = net.createServer((c) => c.once("data", () => c.end(Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]))));
+  await new Promise<void>((r) => builder.listen(socket, r));
+  process.env.BUILDX_CONFIG = path.join(dir, "buildx");
+  registerBuilder(process.env.BUILDX_CONFIG, LOCAL_BUILDER, `unix://${socket}`);
   createSampleRepos(path.join(dir, "git"));
   copySource(path.join(PROJECT_DIR, "sample-platform"), path.join(dir, "src"));
   config = {
@@ -23,7 +34,12 @@ beforeAll(() => {
   };
 });
 
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => {
+  builder.close();
+  if (savedBuildx === undefined) delete process.env.BUILDX_CONFIG;
+  else process.env.BUILDX_CONFIG = savedBuildx;
+  rmSync(dir, { recursive: true, force: true });
+});
 
 describe("the local stack", () => {
   it("pins exactly the commits the sample repos get: same SHAs on every machine", () => {

@@ -138,7 +138,9 @@ describe("the staging stack", () => {
         `${REGISTRY}/${repo}:staging-0123456`,
         `${REGISTRY}/${repo}:staging-latest`,
       ]);
-      expect(image.inputs.push).toBe(true);
+      // Pushed by the image exporter (this source copy is no git checkout: no commit time to clamp to).
+      expect(image.inputs.push).toBe(false);
+      expect(image.inputs.exports).toEqual([{ raw: "type=image,push=true" }]);
       expect(image.inputs.cacheFrom).toEqual([{ registry: { ref: `${REGISTRY}/${repo}:buildcache` } }]);
       expect(image.inputs.cacheTo).toEqual([
         {
@@ -287,6 +289,8 @@ describe("the commit being built", () => {
       expect((image.inputs.buildArgs as Record<string, string>).SOURCE_DATE_EPOCH).toBe(
         String(Date.parse("2026-03-04T05:06:07Z") / 1000),
       );
+      // With the commit's time known, the exporter clamps every layer's file times to it.
+      expect(image.inputs.exports).toEqual([{ raw: "type=image,push=true,rewrite-timestamp=true" }]);
       process.env.GITHUB_SHA = "b".repeat(40);
       const fromCi = await runProgram({ config, resolve: resolver() });
       expect(fromCi.one(IMAGE, "platform-image").inputs.tags).toContain(

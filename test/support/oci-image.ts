@@ -17,6 +17,7 @@ export interface ImageManifest {
 }
 
 export interface ImageConfigBlob {
+  created?: string;
   config: {
     Entrypoint?: string[];
     Cmd?: string[];
