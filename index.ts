@@ -9,11 +9,12 @@ import { orderImages } from "./lib/image-graph";
 import { loadConfig } from "./lib/load-config";
 import { preflightBuilder } from "./lib/stack/builder-preflight";
 import { checkDockerfiles, DockerfileGateError } from "./lib/stack/dockerfile-gate";
+import { failFast } from "./lib/stack/fail-fast";
 import { runStaging } from "./lib/stack/run-staging";
 
 // An async program: staging, the Dockerfile gate and the builder check finish before the first resource is
 // declared, so a failed check stops the preview or up before any repository, record or build.
-export = async () => {
+export = failFast(async () => {
   // Everything that can be wrong with config, the manifest or the image graph fails here, before any resource.
   const { config, manifest, manifestText } = loadConfig();
   const ordered = orderImages(config.images, manifest);
@@ -21,7 +22,7 @@ export = async () => {
   const staged = await runStaging(config, manifest, manifestText);
   const gate = checkDockerfiles(ordered, config, manifest);
   for (const warning of gate.warnings) pulumi.log.warn(warning);
-  if (gate.problems.length > 0) throw new pulumi.RunError(new DockerfileGateError(gate.problems).message);
+  if (gate.problems.length > 0) throw new DockerfileGateError(gate.problems);
   if (config.builder) await preflightBuilder(config.builder);
 
   const registry: ImageRegistry =
@@ -81,4 +82,4 @@ export = async () => {
     templates: { digest: staging.digest, entries: staging.templates },
     runtimeImagePins,
   };
-};
+});

@@ -10,7 +10,6 @@ import net from "node:net";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import tls from "node:tls";
-import * as pulumi from "@pulumi/pulumi";
 
 export const PREFLIGHT_TIMEOUT_MS = 10_000;
 
@@ -122,10 +121,5 @@ export async function checkBuilder(b: BuilderInstance, timeoutMs = PREFLIGHT_TIM
 
 /** The program's step: the configured builder answers, or the run stops here with why. */
 export async function preflightBuilder(name: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  try {
-    await checkBuilder(readBuilder(name, env));
-  } catch (err) {
-    if (err instanceof BuilderError) throw new pulumi.RunError(err.message);
-    throw err;
-  }
+  await checkBuilder(readBuilder(name, env));
 }

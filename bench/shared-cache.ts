@@ -1,0 +1,95 @@
+/**
+ * npm run bench:shared-cache: what the registry cache saves a builder that has lost its own. On the real
+ * engine and the local stack: builder A builds both images and exports the registry cache
+ * (<repository>:buildcache); then the builder's local cache is pruned, as on a fresh runner, and the same
+ * commit is built again, once reading that cache and once without it. Prints a table and writes
+ * bench/out/shared-cache.json. Needs what the end-to-end tier needs (root on Linux, `npm run engine`).
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { join, resolve } from "node:path";
+import { parse } from "yaml";
+import { PROJECT } from "../lib/local/stack";
+import { realTierUnavailable, startRealStack, writeStackConfig } from "../test/support/real-stack";
+import { runBench } from "./run";
+
+const OUT = resolve(__dirname, "out");
+
+async function main(): Promise<number> {
+  const unavailable = realTierUnavailable();
+  if (unavailable) {
+    console.error(`bench:shared-cache cannot run here: ${unavailable}`);
+    return 2;
+  }
+  const world = await startRealStack("bench-seed");
+  try {
+    const local = parse(readFileSync(join(PROJECT, "Pulumi.local.yaml"), "utf8")).config as Record<
+      string,
+      unknown
+    >;
+    const base = Object.fromEntries(
+      Object.entries(local).map(([k, v]) => [k.replace(/^molecule-images:/, ""), v]),
+    );
+    const config = {
+      ...base,
+      registry: { type: "oci", address: world.registry.host },
+      gitBaseUrl: `file://${join(world.dir, "git")}`,
+      gitSha: "6".repeat(40),
+      images: (base.images as Array<Record<string, unknown>>).map((image) =>
+        image.name === "platform"
+          ? { ...image, buildArgs: { ...(image.buildArgs as object), ROOT_IMAGE: world.rootImage } }
+          : image,
+      ),
+    };
+    const prune = () =>
+      execFileSync(
+        world.engine.buildctl ?? "buildctl",
+        ["--addr", world.builder.endpoint, "prune", "--all"],
+        {
+          stdio: "ignore",
+        },
+      );
+    const build = async (stack: string, cache: boolean, init = true) => {
+      if (init) await world.pulumi(["stack", "init", stack]);
+      writeStackConfig(world, stack, {
+        ...config,
+        tagPrefix: stack.replace(/[^a-z0-9]/g, ""),
+        cache: String(cache),
+      });
+      const t0 = performance.now();
+      const r = await world.pulumi(["up", "--stack", stack, "--yes", "--skip-preview"]);
+      const seconds = (performance.now() - t0) / 1000;
+      const log = r.stdout + r.stderr;
+      if (r.code !== 0) throw new Error(`pulumi up --stack ${stack} failed:\n${log.slice(-3000)}`);
+      return { seconds, cachedSteps: (log.match(/#\d+ CACHED/g) ?? []).length };
+    };
+    const seed = await build("bench-seed", true, false);
+    prune();
+    const shared = await build("bench-shared", true);
+    prune();
+    const cold = await build("bench-cold", false);
+    const machine = { cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30) };
+    const rows = [
+      { run: "A: first build, exports the registry cache", ...seed },
+      { run: "B: empty local cache, reads the registry cache", ...shared },
+      { run: "B: empty local cache, no registry cache", ...cold },
+    ];
+    console.log(
+      `\nshared registry cache, local stack, both images (${machine.cores} cores, ${machine.memoryGiB} GiB)\n`,
+    );
+    console.log("| run | wall time (pulumi up) | steps served from cache |");
+    console.log("|---|---|---|");
+    for (const r of rows) console.log(`| ${r.run} | ${r.seconds.toFixed(1)} s | ${r.cachedSteps} |`);
+    console.log(
+      `\nwith the shared cache: ${(cold.seconds / shared.seconds).toFixed(2)}x faster than without`,
+    );
+    mkdirSync(OUT, { recursive: true });
+    writeFileSync(join(OUT, "shared-cache.json"), `${JSON.stringify({ machine, rows }, null, 2)}\n`);
+    return 0;
+  } finally {
+    await world.stop();
+  }
+}
+
+runBench(main);
