@@ -12,6 +12,7 @@ import { processState } from "../lib/os/proc";
 import { runPrReport } from "../lib/pr-report/cli";
 import { configOf, manifestOf, runImage, unpack } from "./support/oci-image";
 import {
+  commitSource,
   type RealStack,
   realTierUnavailable,
   run,
@@ -297,27 +298,7 @@ describe.skipIf(unavailable !== undefined)("the local stack on the real engine",
   it("the same commit, rebuilt on a builder that lost its cache and with no registry cache, gives the same digests", async () => {
     // A commit of the sample platform itself, so the stack reads the commit's time from git:
     // SOURCE_DATE_EPOCH for the image times, and rewrite-timestamp for every file time in the layers.
-    const src = path.join(world.dir, "sample-platform");
-    const date = "2026-11-30T12:00:00Z";
-    const git = (args: string[]) =>
-      execFileSync("git", args, {
-        cwd: src,
-        encoding: "utf8",
-        env: {
-          ...process.env,
-          GIT_AUTHOR_NAME: "e2e",
-          GIT_AUTHOR_EMAIL: "e2e@example.test",
-          GIT_COMMITTER_NAME: "e2e",
-          GIT_COMMITTER_EMAIL: "e2e@example.test",
-          GIT_AUTHOR_DATE: date,
-          GIT_COMMITTER_DATE: date,
-        },
-      }).trim();
-    writeFileSync(path.join(src, ".gitignore"), ".tenant-bundle-deps/\n");
-    git(["init", "-q"]);
-    git(["add", "-A"]);
-    git(["commit", "-q", "-m", "sample platform"]);
-    const sha = git(["rev-parse", "HEAD"]);
+    const { sha, date } = commitSource(world);
     const built: Images[] = [];
     for (const [i, stack] of ["e2e-repro-a", "e2e-repro-b"].entries()) {
       execFileSync(world.engine.buildctl ?? "buildctl", ["--addr", world.builder.endpoint, "prune", "--all"]);

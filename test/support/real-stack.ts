@@ -4,8 +4,8 @@
  * directory, and the engine `npm run engine` provisions. Nothing here is a stand-in: `pulumi up` runs the
  * real CLI, language host, docker-build and BuildKit.
  */
-import { spawn } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
@@ -143,4 +143,34 @@ export function writeStackConfig(s: RealStack, stack: string, config: Record<str
       config: Object.fromEntries(Object.entries(config).map(([k, v]) => [`molecule-images:${k}`, v])),
     }),
   );
+}
+
+/**
+ * Makes the program copy's sample platform a git checkout with one commit at a fixed time, so the stack reads
+ * the commit's time (SOURCE_DATE_EPOCH, rewrite-timestamp) as it does from a real checkout. Idempotent.
+ */
+export function commitSource(s: RealStack): { sha: string; date: string } {
+  const src = join(s.dir, "sample-platform");
+  const date = "2026-11-30T12:00:00Z";
+  const git = (args: string[]) =>
+    execFileSync("git", args, {
+      cwd: src,
+      encoding: "utf8",
+      env: {
+        ...process.env,
+        GIT_AUTHOR_NAME: "e2e",
+        GIT_AUTHOR_EMAIL: "e2e@example.test",
+        GIT_COMMITTER_NAME: "e2e",
+        GIT_COMMITTER_EMAIL: "e2e@example.test",
+        GIT_AUTHOR_DATE: date,
+        GIT_COMMITTER_DATE: date,
+      },
+    }).trim();
+  if (!existsSync(join(src, ".git"))) {
+    writeFileSync(join(src, ".gitignore"), ".tenant-bundle-deps/\n");
+    git(["init", "-q"]);
+    git(["add", "-A"]);
+    git(["commit", "-q", "-m", "sample platform"]);
+  }
+  return { sha: git(["rev-parse", "HEAD"]), date };
 }
