@@ -76,9 +76,21 @@ export function registerBuilder(
   writeFileSync(join(buildxConfig, "instances", name), `${JSON.stringify(group)}\n`);
 }
 
+/**
+ * buildkitd's config: bounded garbage collection, and plain HTTP for the registries named. BuildKit speaks
+ * HTTP unasked only to localhost/127.0.0.1/::1; any other registry without TLS needs `http = true`.
+ */
+export function buildkitdToml(plainHttpRegistries: string[] = []): string {
+  return [
+    '[worker.oci]\n  gc = true\n  gckeepstorage = "4GB"\n',
+    ...plainHttpRegistries.map((host) => `[registry.${JSON.stringify(host)}]\n  http = true\n`),
+  ].join("");
+}
+
 export async function ensureBuildkit(
   dir: string,
   bin: { buildkitd: string; buildctl: string },
+  opts: { plainHttpRegistries?: string[] } = {},
 ): Promise<LocalBuilder & { state: "running" | "started" }> {
   const d = daemon(dir, bin.buildkitd);
   const endpoint = `unix://${join(dir, "buildkitd.sock")}`;
@@ -89,7 +101,7 @@ export async function ensureBuildkit(
   await stopDaemon(d);
   mkdirSync(join(dir, "root"), { recursive: true });
   // Garbage collection keeps the cache bounded; the registry cache survives a prune.
-  writeFileSync(join(dir, "buildkitd.toml"), '[worker.oci]\n  gc = true\n  gckeepstorage = "4GB"\n');
+  writeFileSync(join(dir, "buildkitd.toml"), buildkitdToml(opts.plainHttpRegistries));
   startDaemon(d);
   await waitReady(d, async () => buildctlAnswers(bin.buildctl, endpoint), 30_000);
   return { ...builder, state: "started" };

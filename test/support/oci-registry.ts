@@ -1,5 +1,5 @@
 // A real OCI registry for tests and benches: CNCF distribution 2.8.2 (Debian's `docker-registry`)
-// on 127.0.0.1 with its storage in a temp dir, plus helpers that push images through the registry's
+// on 127.0.0.1 (or another address of this host a test owns) with its storage in a temp dir, plus helpers that push images through the registry's
 // HTTP API alone (no Docker engine), and a small loopback proxy that can add latency, count requests
 // and answer some requests itself (errors, auth challenges, pagination).
 
@@ -61,14 +61,14 @@ export interface LocalRegistry {
 }
 
 /**
- * A free loopback port, by letting the kernel pick one and releasing it. Another process may grab it
- * before the registry binds; startRegistry retries on that.
+ * A free port on `host` (loopback by default), by letting the kernel pick one and releasing it. Another
+ * process may grab it before the registry binds; startRegistry retries on that.
  */
-export async function freePort(): Promise<number> {
+export async function freePort(host = "127.0.0.1"): Promise<number> {
   return await new Promise<number>((resolve, reject) => {
     const srv = net.createServer();
     srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
+    srv.listen(0, host, () => {
       const addr = srv.address();
       srv.close(() => {
         if (addr && typeof addr === "object") resolve(addr.port);
@@ -78,12 +78,16 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startRegistry(): Promise<LocalRegistry> {
+/**
+ * `bind` is the address it listens on: loopback unless a test gives the host side of a veth it created, so
+ * a builder in another network namespace can reach it.
+ */
+export async function startRegistry(bind = "127.0.0.1"): Promise<LocalRegistry> {
   assertRegistryInstalled();
   let lastError: unknown;
   for (let attempt = 1; attempt <= 3; attempt++) {
     try {
-      return await startOnce(await freePort());
+      return await startOnce(bind, await freePort(bind));
     } catch (err) {
       lastError = err;
     }
@@ -91,7 +95,7 @@ export async function startRegistry(): Promise<LocalRegistry> {
   throw lastError;
 }
 
-async function startOnce(port: number): Promise<LocalRegistry> {
+async function startOnce(bind: string, port: number): Promise<LocalRegistry> {
   const rootDir = await mkdtemp(path.join(os.tmpdir(), "oci-registry-"));
   // YAML is a superset of JSON, so the config needs no YAML library. Not Debian's default config: that
   // one listens on all interfaces and turns on htpasswd auth.
@@ -100,7 +104,7 @@ async function startOnce(port: number): Promise<LocalRegistry> {
     log: { level: "warn", accesslog: { disabled: true } },
     storage: { filesystem: { rootdirectory: path.join(rootDir, "data") }, delete: { enabled: true } },
     // A fixed secret silences the "generated random secret" warning; it only signs upload state.
-    http: { addr: `127.0.0.1:${port}`, secret: randomBytes(16).toString("hex") },
+    http: { addr: `${bind}:${port}`, secret: randomBytes(16).toString("hex") },
   };
   const configPath = path.join(rootDir, "config.yml");
   await writeFile(configPath, JSON.stringify(config, null, 2));
@@ -129,7 +133,7 @@ async function startOnce(port: number): Promise<LocalRegistry> {
     return stopping;
   };
 
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://${bind}:${port}`;
   const deadline = Date.now() + 15_000;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) {
@@ -149,7 +153,7 @@ async function startOnce(port: number): Promise<LocalRegistry> {
     }
     await sleep(50);
   }
-  return { host: `127.0.0.1:${port}`, url, pid, rootDir, log: () => stderr, stop };
+  return { host: `${bind}:${port}`, url, pid, rootDir, log: () => stderr, stop };
 }
 
 async function killAndWait(child: ChildProcess, exited: Promise<void>): Promise<void> {

@@ -1,7 +1,7 @@
 /**
  * The real-engine tier's world: a copy of the program in a temp directory (its own Pulumi.<stack>.yaml and
- * file state), its own registry on a free loopback port, its own buildkitd on a unix socket in that
- * directory, and the engine `npm run engine` provisions. Nothing here is a stand-in: `pulumi up` runs the
+ * file state), its own registry on a free loopback port (or on an address the test gives), its own buildkitd
+ * on a unix socket in that directory, and the engine `npm run engine` provisions. Nothing here is a stand-in: `pulumi up` runs the
  * real CLI, language host, docker-build and BuildKit.
  */
 import { execFileSync, spawn } from "node:child_process";
@@ -79,7 +79,16 @@ export function realTierUnavailable(): string | undefined {
   return undefined;
 }
 
-export async function startRealStack(stack: string): Promise<RealStack> {
+export interface RealStackOptions {
+  /**
+   * The address the registry listens on (default 127.0.0.1): the host side of a test's own veth, so a builder
+   * in another network namespace pushes to the same image names the engine host sees. The local buildkitd
+   * then pushes the root image there over plain HTTP.
+   */
+  registryBind?: string;
+}
+
+export async function startRealStack(stack: string, opts: RealStackOptions = {}): Promise<RealStack> {
   const engine = await provisionEngine({
     buildkit: true,
     download: process.env.CI !== "true",
@@ -94,9 +103,11 @@ export async function startRealStack(stack: string): Promise<RealStack> {
       filter: (src) => !src.endsWith("/.tenant-bundle-deps"),
     });
   symlinkSync(join(PROJECT, "node_modules"), join(dir, "node_modules"));
-  const registry = await startRegistry();
+  const registry = await startRegistry(opts.registryBind);
   const bk = { buildkitd: engine.buildkitd, buildctl: engine.buildctl };
-  const builder = await ensureBuildkit(join(dir, "buildkit"), bk);
+  const builder = await ensureBuildkit(join(dir, "buildkit"), bk, {
+    plainHttpRegistries: opts.registryBind ? [registry.host] : [],
+  });
   const root = await ensureRootImage(
     registry.host,
     join(dir, "root-image"),
