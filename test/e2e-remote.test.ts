@@ -14,7 +14,13 @@ import { parse } from "yaml";
 import { PROJECT } from "../lib/local/stack";
 import { processState } from "../lib/os/proc";
 import { manifestOf } from "./support/oci-image";
-import { type RealStack, type RunResult, startRealStack, writeStackConfig } from "./support/real-stack";
+import {
+  commitSource,
+  type RealStack,
+  type RunResult,
+  startRealStack,
+  writeStackConfig,
+} from "./support/real-stack";
 import {
   type BuildRecord,
   buildRecords,
@@ -283,6 +289,35 @@ describe.skipIf(unavailable !== undefined)("the local stack with a remote builde
     expect(agentLayers.length).toBeGreaterThan(baseLayers.length);
   });
 
+  it("the same commit on the local and the remote builder, each with an empty cache, gives identical digests", async () => {
+    if (!remote) throw new Error("no remote buildkitd");
+    // A real commit, so the stack has its time: SOURCE_DATE_EPOCH and rewrite-timestamp.
+    const { sha } = commitSource(world);
+    const built: Images[] = [];
+    for (const [stack, builder, prune] of [
+      ["repro-remote", REMOTE_BUILDER, (args: string[]) => remote?.buildctl(args)],
+      ["repro-local", world.builder.name, localBuildctl],
+    ] as const) {
+      prune(["prune", "--all"]);
+      expect((await pulumi(["stack", "init", stack])).code).toBe(0);
+      stacks.push(stack);
+      // No registry cache either way: each builder builds every step itself.
+      writeStackConfig(world, stack, {
+        ...config,
+        builder,
+        gitSha: sha,
+        tagPrefix: stack.replace("-", ""),
+        cache: "false",
+      });
+      const r = await up(stack);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      built.push((await outputs(stack)).images as Images);
+    }
+    const [onRemote, onLocal] = built;
+    expect(onLocal?.platform?.digest).toBe(onRemote?.platform?.digest);
+    expect(onLocal?.["platform-agent"]?.digest).toBe(onRemote?.["platform-agent"]?.digest);
+  }, 600_000);
+
   it("a client certificate another CA signed fails the preview and the up, naming the builder and its endpoint", async () => {
     if (!pki || !remote) throw new Error("no remote builder");
     const foreign = makeForeignClient(pki);
@@ -356,7 +391,12 @@ describe.skipIf(unavailable !== undefined)("the local stack with a remote builde
         }>;
         for (const image of resources.filter((r) => r.type === "docker-build:index:Image"))
           expect(image.inputs?.builder).toEqual({
-            name: stack === "remote-foreign" ? FOREIGN_BUILDER : REMOTE_BUILDER,
+            name:
+              stack === "remote-foreign"
+                ? FOREIGN_BUILDER
+                : stack === "repro-local"
+                  ? world.builder.name
+                  : REMOTE_BUILDER,
           });
       }
     }
