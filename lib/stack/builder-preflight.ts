@@ -85,6 +85,24 @@ function connect(b: BuilderInstance): net.Socket {
   });
 }
 
+const UNREACHABLE = new Set(["ECONNREFUSED", "ENOENT", "EHOSTUNREACH", "ENETUNREACH", "ETIMEDOUT"]);
+
+/** What went wrong, in words: OpenSSL's own text names a source file, not the cause. */
+export function describeFailure(err: NodeJS.ErrnoException): string {
+  const code = err.code ?? "";
+  if (UNREACHABLE.has(code)) return `not reachable (${code})`;
+  const alert = /^ERR_SSL_TLSV1_ALERT_(UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_UNKNOWN|DECRYPT_ERROR)$/.exec(
+    code,
+  );
+  if (alert?.[1])
+    return `the builder rejected our client certificate (TLS alert: ${alert[1].toLowerCase().replace(/_/g, " ")})`;
+  if (code === "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED")
+    return "the builder requires a client certificate (set cert and key)";
+  if (/CERT|SELF_SIGNED|ALTNAME|VERIFY/.test(code))
+    return `the builder's certificate does not verify against our cacert (${code})`;
+  return `TLS or connection failure: ${code || err.message}`;
+}
+
 /** Resolves when the builder answers; rejects with a BuilderError naming it and its endpoint otherwise. */
 export async function checkBuilder(b: BuilderInstance, timeoutMs = PREFLIGHT_TIMEOUT_MS): Promise<void> {
   // docker-container and kubernetes builders are started by buildx itself when it builds.
@@ -105,16 +123,7 @@ export async function checkBuilder(b: BuilderInstance, timeoutMs = PREFLIGHT_TIM
       socket.destroy();
       resolve();
     });
-    socket.once("error", (err: NodeJS.ErrnoException) =>
-      fail(
-        err.code === "ECONNREFUSED" ||
-          err.code === "ENOENT" ||
-          err.code === "EHOSTUNREACH" ||
-          err.code === "ETIMEDOUT"
-          ? `not reachable (${err.code})`
-          : `TLS or connection failure: ${err.message}`,
-      ),
-    );
+    socket.once("error", (err: NodeJS.ErrnoException) => fail(describeFailure(err)));
     socket.once("end", () => fail("closed the connection before answering (a rejected client certificate?)"));
   });
 }
