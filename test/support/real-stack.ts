@@ -105,15 +105,20 @@ export async function startRealStack(stack: string, opts: RealStackOptions = {})
   symlinkSync(join(PROJECT, "node_modules"), join(dir, "node_modules"));
   const registry = await startRegistry(opts.registryBind);
   const bk = { buildkitd: engine.buildkitd, buildctl: engine.buildctl };
-  const builder = await ensureBuildkit(join(dir, "buildkit"), bk, {
-    plainHttpRegistries: opts.registryBind ? [registry.host] : [],
-  });
-  const root = await ensureRootImage(
-    registry.host,
-    join(dir, "root-image"),
-    engine.buildctl,
-    builder.endpoint,
-  );
+  let builder: LocalBuilder;
+  let root: Awaited<ReturnType<typeof ensureRootImage>>;
+  try {
+    builder = await ensureBuildkit(join(dir, "buildkit"), bk, {
+      plainHttpRegistries: opts.registryBind ? [registry.host] : [],
+    });
+    root = await ensureRootImage(registry.host, join(dir, "root-image"), engine.buildctl, builder.endpoint);
+  } catch (err) {
+    // A failed start (buildkitd without runc, say) must not leave the registry and the copy behind.
+    await stopBuildkit(join(dir, "buildkit"), bk.buildkitd);
+    await registry.stop();
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   createSampleRepos(join(dir, "git"));
   mkdirSync(join(dir, "state"));
   const env = {
