@@ -9,9 +9,12 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join, resolve } from "node:path";
-import { parse } from "yaml";
-import { PROJECT } from "../lib/local/stack";
-import { realTierUnavailable, startRealStack, writeStackConfig } from "../test/support/real-stack";
+import {
+  localStackConfig,
+  realTierUnavailable,
+  startRealStack,
+  writeStackConfig,
+} from "../test/support/real-stack";
 import { runBench } from "./run";
 
 const OUT = resolve(__dirname, "out");
@@ -26,13 +29,6 @@ async function main(): Promise<number> {
   }
   const world = await startRealStack("bench-seed");
   try {
-    const local = parse(readFileSync(join(PROJECT, "Pulumi.local.yaml"), "utf8")).config as Record<
-      string,
-      unknown
-    >;
-    const base = Object.fromEntries(
-      Object.entries(local).map(([k, v]) => [k.replace(/^molecule-images:/, ""), v]),
-    );
     // The sample base only copies small files, which no cache can speed up. The platform's builder stage
     // compiles for minutes; a CPU-bound step in the same stage stands in for it.
     const dockerfile = join(world.dir, "sample-platform", "workspace-server", "Dockerfile");
@@ -44,21 +40,10 @@ async function main(): Promise<number> {
         `ARG GIT_SHA=dev\nRUN i=0; while [ "$i" -lt ${COMPILE_LOOPS} ]; do i=$((i+1)); done\n`,
       ),
     );
-    const config = {
-      ...base,
-      registry: { type: "oci", address: world.registry.host },
-      gitBaseUrl: `file://${join(world.dir, "git")}`,
-      gitSha: "6".repeat(40),
-      images: (base.images as Array<Record<string, unknown>>).map((image) =>
-        image.name === "platform"
-          ? {
-              ...image,
-              dockerfile: "workspace-server/Dockerfile.bench",
-              buildArgs: { ...(image.buildArgs as object), ROOT_IMAGE: world.rootImage },
-            }
-          : image,
-      ),
-    };
+    const config = localStackConfig(world, "6".repeat(40));
+    config.images = (config.images as Array<Record<string, unknown>>).map((image) =>
+      image.name === "platform" ? { ...image, dockerfile: "workspace-server/Dockerfile.bench" } : image,
+    );
     const prune = () =>
       execFileSync(
         world.engine.buildctl ?? "buildctl",

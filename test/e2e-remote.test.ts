@@ -10,15 +10,15 @@ import { readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parse } from "yaml";
-import { PROJECT } from "../lib/local/stack";
 import { processState } from "../lib/os/proc";
 import { manifestOf } from "./support/oci-image";
 import {
   commitSource,
+  localStackConfig,
   type RealStack,
   type RunResult,
   startRealStack,
+  tagDigest as tagDigestIn,
   writeStackConfig,
 } from "./support/real-stack";
 import {
@@ -62,14 +62,6 @@ let localRecordsBefore: BuildRecord[];
 const logs: string[] = [];
 const stacks = [STACK];
 
-function localConfig(): Record<string, unknown> {
-  const local = parse(readFileSync(path.join(PROJECT, "Pulumi.local.yaml"), "utf8")).config as Record<
-    string,
-    unknown
-  >;
-  return Object.fromEntries(Object.entries(local).map(([k, v]) => [k.replace(/^molecule-images:/, ""), v]));
-}
-
 async function pulumi(args: string[], timeoutMs?: number): Promise<RunResult & { ms: number }> {
   const started = Date.now();
   const r = await world.pulumi(args, { timeoutMs });
@@ -96,15 +88,7 @@ async function outputs(stack = STACK): Promise<Record<string, unknown>> {
   return JSON.parse(r.stdout);
 }
 
-async function tagDigest(repo: string, tag: string): Promise<string | undefined> {
-  const res = await fetch(`http://${world.registry.host}/v2/${repo}/manifests/${tag}`, {
-    method: "HEAD",
-    headers: {
-      Accept: "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json",
-    },
-  });
-  return res.status === 200 ? (res.headers.get("docker-content-digest") ?? undefined) : undefined;
-}
+const tagDigest = (repo: string, tag: string) => tagDigestIn(world, repo, tag);
 
 const localBuildctl = (args: string[]) => {
   const r = spawnSync(world.engine.buildctl ?? "buildctl", ["--addr", world.builder.endpoint, ...args], {
@@ -202,19 +186,7 @@ describe.skipIf(unavailable !== undefined)("the local stack with a remote builde
     // The local buildkitd built the root image; nothing of the stack may be added to its records.
     localRecordsBefore = buildRecords(localBuildctl);
 
-    const base = localConfig();
-    config = {
-      ...base,
-      registry: { type: "oci", address: world.registry.host },
-      gitBaseUrl: `file://${path.join(world.dir, "git")}`,
-      gitSha: SHA,
-      builder: REMOTE_BUILDER,
-      images: (base.images as Array<Record<string, unknown>>).map((image) =>
-        image.name === "platform"
-          ? { ...image, buildArgs: { ...(image.buildArgs as object), ROOT_IMAGE: world.rootImage } }
-          : image,
-      ),
-    };
+    config = localStackConfig(world, SHA, { builder: REMOTE_BUILDER });
     writeStackConfig(world, STACK, config);
     const first = await up();
     expect(first.code, first.stdout + first.stderr).toBe(0);

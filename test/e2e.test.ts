@@ -6,17 +6,18 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parse } from "yaml";
 import { PROJECT } from "../lib/local/stack";
 import { processState } from "../lib/os/proc";
 import { runPrReport } from "../lib/pr-report/cli";
 import { configOf, manifestOf, runImage, unpack } from "./support/oci-image";
 import {
   commitSource,
+  localStackConfig,
   type RealStack,
   realTierUnavailable,
   run,
   startRealStack,
+  tagDigest as tagDigestIn,
   writeStackConfig,
 } from "./support/real-stack";
 
@@ -36,14 +37,6 @@ type Images = Record<string, { repository: string; ref: string; digest: string; 
 let world: RealStack;
 let config: Record<string, unknown>;
 let images: Images;
-
-function localConfig(): Record<string, unknown> {
-  const local = parse(readFileSync(path.join(PROJECT, "Pulumi.local.yaml"), "utf8")).config as Record<
-    string,
-    unknown
-  >;
-  return Object.fromEntries(Object.entries(local).map(([k, v]) => [k.replace(/^molecule-images:/, ""), v]));
-}
 
 // CNCF distribution 2.8 can fail one of two concurrent uploads of the same blob to one repository ("provided
 // digest did not match uploaded content"): BuildKit pushes the image and its registry cache (same layers, same
@@ -77,15 +70,7 @@ async function stateOf(type: string, name: string): Promise<{ inputs: Record<str
   return found;
 }
 
-async function tagDigest(repo: string, tag: string): Promise<string | undefined> {
-  const res = await fetch(`http://${world.registry.host}/v2/${repo}/manifests/${tag}`, {
-    method: "HEAD",
-    headers: {
-      Accept: "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json",
-    },
-  });
-  return res.status === 200 ? (res.headers.get("docker-content-digest") ?? undefined) : undefined;
-}
+const tagDigest = (repo: string, tag: string) => tagDigestIn(world, repo, tag);
 
 /**
  * BuildKit's progress as docker-build relays it, one line per event, prefixed with the resource:
@@ -112,18 +97,7 @@ function setConfig(overrides: Record<string, unknown>) {
 describe.skipIf(unavailable !== undefined)("the local stack on the real engine", () => {
   beforeAll(async () => {
     world = await startRealStack(STACK);
-    const base = localConfig();
-    config = {
-      ...base,
-      registry: { type: "oci", address: world.registry.host },
-      gitBaseUrl: `file://${path.join(world.dir, "git")}`,
-      gitSha: SHA,
-      images: (base.images as Array<Record<string, unknown>>).map((image) =>
-        image.name === "platform"
-          ? { ...image, buildArgs: { ...(image.buildArgs as object), ROOT_IMAGE: world.rootImage } }
-          : image,
-      ),
-    };
+    config = localStackConfig(world, SHA);
     writeStackConfig(world, STACK, config);
     const first = await up();
     expect(first.code, first.stdout + first.stderr).toBe(0);

@@ -5,10 +5,19 @@
  * real CLI, language host, docker-build and BuildKit.
  */
 import { execFileSync, spawn } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { stringify } from "yaml";
+import { parse, stringify } from "yaml";
 import { ensureBuildkit, type LocalBuilder, stopBuildkit } from "../../lib/local/buildkit";
 import { type Engine, provisionEngine } from "../../lib/local/engine/provision";
 import { ensureRootImage } from "../../lib/local/root-image";
@@ -189,4 +198,41 @@ export function commitSource(s: RealStack): { sha: string; date: string } {
     git(["commit", "-q", "-m", "sample platform"]);
   }
   return { sha: git(["rev-parse", "HEAD"]), date };
+}
+
+/**
+ * The local stack's config (Pulumi.local.yaml, keys without the project prefix), pointed at this world: its
+ * registry, its sample git repos, its root image, the given commit. `overrides` win.
+ */
+export function localStackConfig(s: RealStack, gitSha: string, overrides: Record<string, unknown> = {}) {
+  const local = parse(readFileSync(join(PROJECT, "Pulumi.local.yaml"), "utf8")).config as Record<
+    string,
+    unknown
+  >;
+  const base = Object.fromEntries(
+    Object.entries(local).map(([k, v]) => [k.replace(/^molecule-images:/, ""), v]),
+  );
+  return {
+    ...base,
+    registry: { type: "oci", address: s.registry.host },
+    gitBaseUrl: `file://${join(s.dir, "git")}`,
+    gitSha,
+    images: (base.images as Array<Record<string, unknown>>).map((image) =>
+      image.name === "platform"
+        ? { ...image, buildArgs: { ...(image.buildArgs as object), ROOT_IMAGE: s.rootImage } }
+        : image,
+    ),
+    ...overrides,
+  };
+}
+
+/** The digest a tag of this world's registry points at, or undefined when it does not exist. */
+export async function tagDigest(s: RealStack, repo: string, tag: string): Promise<string | undefined> {
+  const res = await fetch(`http://${s.registry.host}/v2/${repo}/manifests/${tag}`, {
+    method: "HEAD",
+    headers: {
+      Accept: "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json",
+    },
+  });
+  return res.status === 200 ? (res.headers.get("docker-content-digest") ?? undefined) : undefined;
 }
