@@ -4,13 +4,13 @@ import * as pulumi from "@pulumi/pulumi";
 import { EcrRegistry } from "./components/ecr-registry";
 import { PlatformImage } from "./components/platform-image";
 import { type ImageRegistry, ociRegistry } from "./components/registry";
-import { TemplateStaging } from "./components/template-staging";
-import { orderImages } from "./lib/image-graph";
-import { loadConfig } from "./lib/load-config";
+import { TemplateStaging } from "./components/templates";
 import { preflightBuilder } from "./lib/stack/builder-preflight";
 import { checkDockerfiles, DockerfileGateError } from "./lib/stack/dockerfile-gate";
 import { failFast } from "./lib/stack/fail-fast";
-import { runStaging } from "./lib/stack/run-staging";
+import { orderImages } from "./lib/stack/image-graph";
+import { loadConfig } from "./lib/stack/load-config";
+import { runStaging } from "./lib/stack/stage-templates";
 
 // An async program: staging, the Dockerfile gate and the builder check finish before the first resource is
 // declared, so a failed check stops the preview or up before any repository, record or build.

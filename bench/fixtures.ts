@@ -19,7 +19,7 @@ export const MiB = 1024 * 1024;
 
 export type ListName = "plugins" | "workspace_templates" | "org_templates";
 export const LISTS: readonly ListName[] = ["plugins", "workspace_templates", "org_templates"];
-/** Where each list is staged under --dest; mirrors lib/manifest.ts LIST_DIRS (the layout the Dockerfiles COPY). */
+/** Where each list is staged under --dest; mirrors lib/manifest/contract.ts LIST_DIRS (the layout the Dockerfiles COPY). */
 export const LIST_DIRS: Record<ListName, string> = {
   plugins: "plugins",
   workspace_templates: "workspace-configs-templates",

@@ -27,7 +27,7 @@ import { access, mkdir, mkdtemp, readdir, readFile, statfs, writeFile } from "no
 import os from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { DEFAULT_CONCURRENCY } from "../lib/staging/stager";
+import { DEFAULT_CONCURRENCY } from "../lib/templates/stager";
 import { gitEnv, removeDir, runGit } from "../test/support/git-fixtures";
 import { type GitHttpServer, startGitHttpServer } from "../test/support/git-http-server";
 import { type CompareResult, compareStaged } from "./compare";

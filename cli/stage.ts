@@ -13,10 +13,10 @@ import { readFile } from "node:fs/promises";
 import { constants } from "node:os";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { entriesOf, ManifestError, type PlannedEntry, parseManifest } from "../lib/manifest";
-import { DEFAULT_INACTIVITY_S, GitAuthConflict, killGitGroups } from "../lib/staging/git";
-import { LockError } from "../lib/staging/lock";
-import { createProgress } from "../lib/staging/progress";
+import { entriesOf, ManifestError, type PlannedEntry, parseManifest } from "../lib/manifest/contract";
+import { DEFAULT_INACTIVITY_S, GitAuthConflict, killGitGroups } from "../lib/templates/git";
+import { LockError } from "../lib/templates/lock";
+import { createProgress } from "../lib/templates/progress";
 import {
   DEFAULT_ATTEMPTS,
   DEFAULT_CONCURRENCY,
@@ -28,7 +28,7 @@ import {
   StageError,
   type StageResult,
   stage,
-} from "../lib/staging/stager";
+} from "../lib/templates/stager";
 
 const USAGE = `usage: npm run -s stage -- --manifest <file> --dest <dir> [options]
 

@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import type { ImageConfig } from "../lib/stack-config";
+import type { ImageConfig } from "../lib/stack/config-schema";
 import { ImageRepository } from "./image-repository";
 import type { ImageRegistry } from "./registry";
 

@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { lifecyclePolicy, mutableTagFilters } from "../lib/lifecycle-policy";
+import { lifecyclePolicy, mutableTagFilters } from "../lib/stack/lifecycle-policy";
 
 export interface ImageRepositoryArgs {
   /** The repository's name in ECR, e.g. molecule-ai/platform. */

@@ -1,7 +1,7 @@
 import * as dockerbuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
-import { imageSpec } from "../lib/image-spec";
-import type { ImageConfig } from "../lib/stack-config";
+import type { ImageConfig } from "../lib/stack/config-schema";
+import { imageSpec } from "../lib/stack/image-spec";
 import type { ImageRegistry } from "./registry";
 
 export interface PlatformImageArgs {

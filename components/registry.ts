@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { ImageConfig } from "../lib/stack-config";
+import type { ImageConfig } from "../lib/stack/config-schema";
 
 /** Where images go: repository URLs by image name, and the credentials to push there (if any). */
 export interface ImageRegistry {

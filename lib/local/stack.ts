@@ -6,12 +6,12 @@
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { delimiter, join } from "node:path";
-import { createSampleRepos } from "../sample-repos";
 import { ensureBuildkit, type LocalBuilder, registerBuilder, stopBuildkit } from "./buildkit";
 import { type Engine, offlineEnv, provisionEngine } from "./engine/provision";
 import { ensurePackages, LOCAL_PACKAGES } from "./packages";
 import { ensureLocalRegistry, stopLocalRegistry } from "./registry";
 import { ensureRootImage } from "./root-image";
+import { createSampleRepos } from "./sample-repos";
 
 export const PROJECT = join(__dirname, "..", "..");
 export const LOCAL = join(PROJECT, ".local");

@@ -9,7 +9,7 @@
  */
 import { appendFile, readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { ManifestError, parseManifest } from "../manifest";
+import { ManifestError, parseManifest } from "../manifest/contract";
 import { ForgeClient, ForgeError, GITEA_ACTIONS_LOGIN, GITHUB_ACTIONS_LOGIN, parseRepository } from "./forge";
 import type { PinInfo } from "./images";
 import { comparePins, pinsFromManifest, pinsFromRecord, RECORD_NAME, RECORD_TYPE } from "./pins";

@@ -3,7 +3,7 @@
  * from the templates record's digest), the parent's digest (BASE_IMAGE), the build context, the commit
  * (tags). Pure: it reads the change's property diff and the pin comparison.
  */
-import { REVISION_LABEL, TEMPLATES_LABEL } from "../image-spec";
+import { REVISION_LABEL, TEMPLATES_LABEL } from "../stack/image-spec";
 import { isUnknown, type PropertyChange, propertyChanges } from "./diff";
 import { describePinChange, type PinChange, short } from "./pins";
 import { parseUrn, type ResourceChange } from "./preview";

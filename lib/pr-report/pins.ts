@@ -2,7 +2,7 @@
  * Template pins: which manifest entries moved between the base branch and the PR. Pure (callers read the
  * files); manifests go through parseManifest, so a PR that breaks the manifest fails here too.
  */
-import { entriesOf, type Manifest } from "../manifest";
+import { entriesOf, type Manifest } from "../manifest/contract";
 
 export interface Pin {
   /** `<list>/<name>`: names are unique only within a list. */

@@ -5,11 +5,11 @@
  */
 import { readFileSync, statSync } from "node:fs";
 import { isAbsolute, posix, relative, resolve, sep } from "node:path";
-import { checkDockerfile, type PathKind } from "../dockerfile-contract";
-import { imageSpec } from "../image-spec";
-import { type Manifest, ManifestError, parseManifest } from "../manifest";
-import { manifestDifferences } from "../manifest-diff";
-import type { ImageConfig, StackConfig } from "../stack-config";
+import { type Manifest, ManifestError, parseManifest } from "../manifest/contract";
+import { manifestDifferences } from "../manifest/diff";
+import type { ImageConfig, StackConfig } from "./config-schema";
+import { checkDockerfile, type PathKind } from "./dockerfile-contract";
+import { imageSpec } from "./image-spec";
 
 export interface GateFindings {
   problems: string[];

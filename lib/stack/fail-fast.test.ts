@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { ConfigError } from "../stack-config";
+import { ConfigError } from "./config-schema";
 import { DockerfileGateError } from "./dockerfile-gate";
 import { errorText, failFast } from "./fail-fast";
 

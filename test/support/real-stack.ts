@@ -21,8 +21,8 @@ import { parse, stringify } from "yaml";
 import { ensureBuildkit, type LocalBuilder, stopBuildkit } from "../../lib/local/buildkit";
 import { type Engine, provisionEngine } from "../../lib/local/engine/provision";
 import { ensureRootImage } from "../../lib/local/root-image";
+import { createSampleRepos } from "../../lib/local/sample-repos";
 import { PROJECT, stackEnv } from "../../lib/local/stack";
-import { createSampleRepos } from "../../lib/sample-repos";
 import { type LocalRegistry, startRegistry } from "./oci-registry";
 
 /** What the program needs to run: copied, so a test's config, manifests and staged trees stay its own. */

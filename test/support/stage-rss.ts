@@ -4,9 +4,9 @@
 //   node --import tsx test/support/stage-rss.ts <manifest.json> <dest> <git-base-url>
 
 import { readFileSync } from "node:fs";
-import { parseManifest } from "../../lib/manifest";
-import { SILENT_PROGRESS } from "../../lib/staging/progress";
-import { stage } from "../../lib/staging/stager";
+import { parseManifest } from "../../lib/manifest/contract";
+import { SILENT_PROGRESS } from "../../lib/templates/progress";
+import { stage } from "../../lib/templates/stager";
 
 async function main(): Promise<void> {
   const [manifestFile = "", dest = "", gitBaseUrl = ""] = process.argv.slice(2);
