@@ -39,7 +39,7 @@ import { readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { retryAfterMs } from "../http/retry-after";
+import { retryAfterMs } from "../retry/retry-after";
 import { CACHE_TAG, CheckError, type RegistryBackend, type RepositoryFacts } from "./types";
 
 /**

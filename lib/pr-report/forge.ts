@@ -14,7 +14,7 @@
  * `gitea-actions` under Gitea Actions. Both are names no user can register on their forge.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { retryAfterMs } from "../http/retry-after";
+import { retryAfterMs } from "../retry/retry-after";
 import { maskText } from "./secrets";
 
 export interface ForgeConfig {

@@ -14,7 +14,7 @@ import {
   RESOLVE_ALL_MAX_TAGS,
 } from "../../lib/drift/oci";
 import { CACHE_TAG, CheckError } from "../../lib/drift/types";
-import { retryAfterMs } from "../../lib/http/retry-after";
+import { retryAfterMs } from "../../lib/retry/retry-after";
 import {
   assertRegistryInstalled,
   deleteManifest,
