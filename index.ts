@@ -4,22 +4,22 @@ import * as pulumi from "@pulumi/pulumi";
 import { EcrRegistry } from "./components/ecr-registry";
 import { PlatformImage } from "./components/platform-image";
 import { type ImageRegistry, ociRegistry } from "./components/registry";
-import { TemplateStaging } from "./components/templates";
+import { Templates } from "./components/templates";
 import { preflightBuilder } from "./lib/stack/builder-preflight";
 import { checkDockerfiles, DockerfileGateError } from "./lib/stack/dockerfile-gate";
 import { failFast } from "./lib/stack/fail-fast";
 import { orderImages } from "./lib/stack/image-graph";
 import { loadConfig } from "./lib/stack/load-config";
-import { runStaging } from "./lib/stack/stage-templates";
+import { stageTemplates } from "./lib/stack/stage-templates";
 
-// An async program: staging, the Dockerfile gate and the builder check finish before the first resource is
+// An async program: template staging, the Dockerfile gate and the builder check finish before the first resource is
 // declared, so a failed check stops the preview or up before any repository, record or build.
 export = failFast(async () => {
   // Everything that can be wrong with config, the manifest or the image graph fails here, before any resource.
   const { config, manifest, manifestText } = loadConfig();
   const ordered = orderImages(config.images, manifest);
 
-  const staged = await runStaging(config, manifest, manifestText);
+  const staged = await stageTemplates(config, manifest, manifestText);
   const gate = checkDockerfiles(ordered, config, manifest);
   for (const warning of gate.warnings) pulumi.log.warn(warning);
   if (gate.problems.length > 0) throw new DockerfileGateError(gate.problems);
@@ -32,13 +32,12 @@ export = failFast(async () => {
           region: config.registry.region,
           kmsKeyArn: config.registry.kmsKeyArn,
           images: ordered,
-          tagPrefix: config.tagPrefix,
-          ...config.lifecycle,
+          retention: { tagPrefix: config.tagPrefix, ...config.lifecycle },
           adoptExistingRepositories: config.adoptExistingRepositories,
         })
       : ociRegistry(config.registry.address, ordered);
 
-  const staging = new TemplateStaging("templates", { staged });
+  const templates = new Templates("templates", { staged });
 
   const built = new Map<string, PlatformImage>();
   for (const image of ordered) {
@@ -49,16 +48,8 @@ export = failFast(async () => {
         repositoryUrl: registry.repositoryUrls[image.name] as pulumi.Output<string>,
         credentials: registry.credentials,
         base: image.base === undefined ? undefined : built.get(image.base),
-        templatesDigest: staging.digest,
-        sourceRoot: config.sourceRoot,
-        tagPrefix: config.tagPrefix,
-        gitSha: config.gitSha,
-        sourceUrl: config.sourceUrl,
-        sourceDateEpoch: config.sourceDateEpoch,
-        cache: config.cache,
-        buildOnPreview: config.buildOnPreview,
-        platforms: config.platforms,
-        builder: config.builder,
+        templatesDigest: templates.digest,
+        build: config,
       }),
     );
   }
@@ -79,7 +70,7 @@ export = failFast(async () => {
   return {
     images,
     repositories: registry.repositoryUrls,
-    templates: { digest: staging.digest, entries: staging.templates },
+    templates: { digest: templates.digest, entries: templates.templates },
     runtimeImagePins,
   };
 });

@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import type { ImageConfig } from "../lib/stack/config-schema";
+import type { ImageConfig, Retention } from "../lib/stack/config-schema";
 import { ImageRepository } from "./image-repository";
 import type { ImageRegistry } from "./registry";
 
@@ -9,9 +9,7 @@ export interface EcrRegistryArgs {
   region: string;
   kmsKeyArn?: string;
   images: ImageConfig[];
-  tagPrefix: string;
-  untaggedExpireDays: number;
-  keepTaggedImages: number;
+  retention: Retention;
   adoptExistingRepositories: boolean;
 }
 
@@ -34,9 +32,7 @@ export class EcrRegistry extends pulumi.ComponentResource implements ImageRegist
         `${name}-${image.name}`,
         {
           repositoryName: image.repository,
-          tagPrefix: args.tagPrefix,
-          untaggedExpireDays: args.untaggedExpireDays,
-          keepTaggedImages: args.keepTaggedImages,
+          retention: args.retention,
           kmsKeyArn: args.kmsKeyArn,
           adopt: args.adoptExistingRepositories,
         },

@@ -1,13 +1,12 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import type { Retention } from "../lib/stack/config-schema";
 import { lifecyclePolicy, mutableTagFilters } from "../lib/stack/lifecycle-policy";
 
 export interface ImageRepositoryArgs {
   /** The repository's name in ECR, e.g. molecule-ai/platform. */
   repositoryName: string;
-  tagPrefix: string;
-  untaggedExpireDays: number;
-  keepTaggedImages: number;
+  retention: Retention;
   kmsKeyArn?: string;
   /** Adopt an existing repository of this name (Pulumi `import`) instead of creating one. */
   adopt: boolean;
@@ -16,7 +15,6 @@ export interface ImageRepositoryArgs {
 /** One ECR repository with the pipeline's guarantees: immutable per-commit tags, scanning, retention. */
 export class ImageRepository extends pulumi.ComponentResource {
   readonly url: pulumi.Output<string>;
-  readonly name: pulumi.Output<string>;
 
   constructor(name: string, args: ImageRepositoryArgs, opts?: pulumi.ComponentResourceOptions) {
     super("molecule:index:ImageRepository", name, {}, opts);
@@ -27,7 +25,7 @@ export class ImageRepository extends pulumi.ComponentResource {
         name: args.repositoryName,
         // <prefix>-<sha> can never be overwritten; only the moving tags may move.
         imageTagMutability: "IMMUTABLE_WITH_EXCLUSION",
-        imageTagMutabilityExclusionFilters: mutableTagFilters(args.tagPrefix),
+        imageTagMutabilityExclusionFilters: mutableTagFilters(args.retention.tagPrefix),
         imageScanningConfiguration: { scanOnPush: true },
         encryptionConfigurations: [
           args.kmsKeyArn ? { encryptionType: "KMS", kmsKey: args.kmsKeyArn } : { encryptionType: "AES256" },
@@ -47,12 +45,11 @@ export class ImageRepository extends pulumi.ComponentResource {
 
     new aws.ecr.LifecyclePolicy(
       `${name}-lifecycle`,
-      { repository: repository.name, policy: JSON.stringify(lifecyclePolicy(args)) },
+      { repository: repository.name, policy: JSON.stringify(lifecyclePolicy(args.retention)) },
       { parent: this },
     );
 
     this.url = repository.repositoryUrl;
-    this.name = repository.name;
-    this.registerOutputs({ url: this.url, name: this.name });
+    this.registerOutputs({ url: this.url });
   }
 }

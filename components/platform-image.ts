@@ -1,6 +1,6 @@
 import * as dockerbuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
-import type { ImageConfig } from "../lib/stack/config-schema";
+import type { BuildSettings, ImageConfig } from "../lib/stack/config-schema";
 import { imageSpec } from "../lib/stack/image-spec";
 import type { ImageRegistry } from "./registry";
 
@@ -11,15 +11,8 @@ export interface PlatformImageArgs {
   /** The image this one builds on: its pushed digest, not a tag, becomes the base. */
   base?: PlatformImage;
   templatesDigest: pulumi.Output<string>;
-  sourceRoot: string;
-  tagPrefix: string;
-  gitSha: string;
-  sourceUrl?: string;
-  sourceDateEpoch?: number;
-  cache: boolean;
-  buildOnPreview: boolean;
-  platforms: string[];
-  builder?: string;
+  /** The stack's build settings, shared by every image. */
+  build: BuildSettings;
 }
 
 /** One image of the chain, built with BuildKit and pushed under the per-commit and moving tags. */
@@ -34,16 +27,13 @@ export class PlatformImage extends pulumi.ComponentResource {
   constructor(name: string, args: PlatformImageArgs, opts?: pulumi.ComponentResourceOptions) {
     super("molecule:index:PlatformImage", name, {}, opts);
 
+    const { build } = args;
     const spec = imageSpec({
       image: args.image,
+      build,
       repositoryUrl: args.repositoryUrl,
-      tagPrefix: args.tagPrefix,
-      gitSha: args.gitSha,
-      sourceUrl: args.sourceUrl,
-      sourceDateEpoch: args.sourceDateEpoch,
       baseRef: args.base?.pinnedRef,
       templatesDigest: args.templatesDigest,
-      sourceRoot: args.sourceRoot,
     });
     const tags = spec.tags.map(([repository, tag]) => pulumi.interpolate`${repository}:${tag}`);
     const cacheRef = pulumi.interpolate`${spec.cacheRef[0]}:${spec.cacheRef[1]}`;
@@ -61,8 +51,8 @@ export class PlatformImage extends pulumi.ComponentResource {
         exports: [{ raw: spec.exporter }],
         push: false,
         registries: args.credentials ? [args.credentials] : undefined,
-        cacheFrom: args.cache ? [{ registry: { ref: cacheRef } }] : undefined,
-        cacheTo: args.cache
+        cacheFrom: build.cache ? [{ registry: { ref: cacheRef } }] : undefined,
+        cacheTo: build.cache
           ? [
               {
                 registry: {
@@ -74,9 +64,9 @@ export class PlatformImage extends pulumi.ComponentResource {
               },
             ]
           : undefined,
-        platforms: args.platforms.length > 0 ? (args.platforms as dockerbuild.Platform[]) : undefined,
-        builder: args.builder ? { name: args.builder } : undefined,
-        buildOnPreview: args.buildOnPreview,
+        platforms: build.platforms.length > 0 ? (build.platforms as dockerbuild.Platform[]) : undefined,
+        builder: build.builder ? { name: build.builder } : undefined,
+        buildOnPreview: build.buildOnPreview,
       },
       { parent: this },
     );

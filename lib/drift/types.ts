@@ -49,7 +49,7 @@ export class CheckError extends Error {
   override name = "CheckError";
 }
 
-export { CACHE_TAG } from "../stack/lifecycle-policy";
+export { CACHE_TAG } from "../stack/tags";
 
 export type DriftStatus =
   | "ok"

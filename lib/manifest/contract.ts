@@ -16,7 +16,8 @@ export const LIST_DIRS: Record<ListName, string> = {
   plugins: "plugins",
 };
 
-const SHA_RE = /^[0-9a-f]{40}$/;
+/** A full commit SHA, as git prints it: the only ref a pin, or a build's commit, may be. */
+export const COMMIT_SHA_RE = /^[0-9a-f]{40}$/;
 // owner/name as git hosts allow them; no "..", no empty parts, so the repo cannot escape the base URL.
 const REPO_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*\/[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
@@ -61,7 +62,7 @@ const entrySchema = z.strictObject({
   repo: z
     .string({ error: "expected a string" })
     .refine((r) => REPO_RE.test(r) && !r.includes(".."), 'expected "owner/name"'),
-  ref: z.string({ error: "expected a string" }).refine((r) => SHA_RE.test(r), {
+  ref: z.string({ error: "expected a string" }).refine((r) => COMMIT_SHA_RE.test(r), {
     // The pinning contract: a branch or tag is mutable, so only a full commit SHA reproduces a build.
     error: "expected a full 40-character lowercase hex commit SHA (no branch or tag names)",
   }),

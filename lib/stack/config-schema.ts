@@ -4,11 +4,11 @@
  */
 import { posix } from "node:path";
 import { z } from "zod";
-import { LIST_DIRS, type ListName } from "../manifest/contract";
+import { COMMIT_SHA_RE, LIST_DIRS, type ListName } from "../manifest/contract";
 import { placeholdersIn } from "./build-arg-facts";
 
 /** Where the stager puts templates, relative to the source root (what the Dockerfiles COPY from). */
-export const STAGING_DIR = ".tenant-bundle-deps";
+export const TEMPLATES_DIR = ".tenant-bundle-deps";
 
 const relativePath = (what: string) =>
   z
@@ -103,10 +103,7 @@ export const stackConfigSchema = z.strictObject({
     .string()
     .regex(/^[a-z0-9][a-z0-9_.-]*$/, "expected a tag prefix like staging")
     .default("staging"),
-  gitSha: z
-    .string()
-    .regex(/^[0-9a-f]{40}$/, "expected a full 40-character lowercase commit SHA")
-    .optional(),
+  gitSha: z.string().regex(COMMIT_SHA_RE, "expected a full 40-character lowercase commit SHA").optional(),
   gitBaseUrl: z.string().url().default("https://git.moleculesai.app"),
   cache: bool.default(true),
   buildOnPreview: bool.default(true),
@@ -118,7 +115,6 @@ export const stackConfigSchema = z.strictObject({
   adoptExistingRepositories: bool.default(false),
 });
 
-export type StackConfigInput = z.input<typeof stackConfigSchema>;
 export type StackSettings = z.infer<typeof stackConfigSchema>;
 
 /** Everything the program needs, resolved once: settings plus facts read from the environment. */
@@ -132,9 +128,25 @@ export interface StackConfig extends StackSettings {
   githubToken?: string;
   /** Absolute paths. */
   sourceRootPath: string;
-  manifestPath: string;
-  stagingPath: string;
+  templatesPath: string;
 }
+
+/** What every image build shares: passed as one object from the config to each image and its spec. */
+export type BuildSettings = Pick<
+  StackConfig,
+  | "sourceRoot"
+  | "tagPrefix"
+  | "gitSha"
+  | "sourceUrl"
+  | "sourceDateEpoch"
+  | "cache"
+  | "buildOnPreview"
+  | "platforms"
+  | "builder"
+>;
+
+/** What every repository's retention follows: its tags' prefix and the lifecycle settings. */
+export type Retention = Pick<StackConfig, "tagPrefix"> & StackSettings["lifecycle"];
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -161,7 +173,7 @@ export function parseStackSettings(raw: Record<string, unknown>): StackSettings 
 /** Which manifest entry a staged template path names, e.g. workspace_templates/platform-agent. */
 export function templateEntryOf(path: string): { list: ListName; name: string } | undefined {
   const parts = posix.normalize(path).split("/");
-  if (parts.length !== 3 || parts[0] !== STAGING_DIR) return undefined;
+  if (parts.length !== 3 || parts[0] !== TEMPLATES_DIR) return undefined;
   const list = (Object.keys(LIST_DIRS) as ListName[]).find((l) => LIST_DIRS[l] === parts[1]);
   return list && parts[2] ? { list, name: parts[2] } : undefined;
 }

@@ -16,7 +16,7 @@ export interface GateFindings {
   warnings: string[];
 }
 
-/** The name of the file the staged manifest is written to, inside the staging dir. */
+/** The name of the file the staged manifest is written to, inside the templates dir. */
 export const STAGED_MANIFEST = "manifest.json";
 
 // Values the gate cannot know before the engine runs (the base's digest, the repository URL).
@@ -72,24 +72,20 @@ export function checkImageDockerfile(
   // Exactly the args the image resource gets: the spec is the one place that decides them.
   const spec = imageSpec<string | typeof UNKNOWN>({
     image,
+    build: config,
     repositoryUrl: UNKNOWN,
-    tagPrefix: config.tagPrefix,
-    gitSha: config.gitSha,
-    sourceUrl: config.sourceUrl,
-    sourceDateEpoch: config.sourceDateEpoch,
     baseRef: image.base === undefined ? undefined : UNKNOWN,
     templatesDigest: UNKNOWN,
-    sourceRoot: config.sourceRoot,
   });
   const buildArgs = Object.fromEntries(
     Object.entries(spec.buildArgs).map(([k, v]) => [k, typeof v === "string" ? v : undefined]),
   );
   const context = resolve(config.sourceRootPath, image.context);
   const platformManifest = resolve(config.sourceRootPath, config.platformManifest);
-  const stagedRoots = [inside(context, config.stagingPath), image.templateDir?.path].filter(
+  const stagedRoots = [inside(context, config.templatesPath), image.templateDir?.path].filter(
     (p): p is string => p !== undefined && p !== ".",
   );
-  const stagedManifest = inside(context, resolve(config.stagingPath, STAGED_MANIFEST));
+  const stagedManifest = inside(context, resolve(config.templatesPath, STAGED_MANIFEST));
   const findings = checkDockerfile(text, {
     buildArgs,
     baseArg: image.base === undefined ? undefined : image.baseArg,

@@ -4,7 +4,7 @@
  * any resource is declared.
  */
 import type { Manifest } from "../manifest/contract";
-import { type ImageConfig, STAGING_DIR, templateEntryOf } from "./config-schema";
+import { type ImageConfig, TEMPLATES_DIR, templateEntryOf } from "./config-schema";
 
 export class GraphError extends Error {
   constructor(readonly problems: string[]) {
@@ -39,7 +39,7 @@ export function orderImages(images: ImageConfig[], manifest?: Manifest): ImageCo
       const entry = templateEntryOf(image.templateDir.path);
       if (!entry) {
         problems.push(
-          `images.${image.name}.templateDir.path: "${image.templateDir.path}" is not a staged template (expected ${STAGING_DIR}/<list dir>/<name>)`,
+          `images.${image.name}.templateDir.path: "${image.templateDir.path}" is not a staged template (expected ${TEMPLATES_DIR}/<list dir>/<name>)`,
         );
       } else if (manifest && !manifest[entry.list].some((e) => e.name === entry.name)) {
         problems.push(

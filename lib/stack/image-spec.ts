@@ -1,30 +1,26 @@
 /**
- * What one image build is, as plain data: tags, build args, labels, cache refs. Pure, so the rules that
- * failures 3 and 5 broke (a base by name, a stray build arg, labels drifting between hand-copied steps)
- * are tested without an engine. Values may be Pulumi outputs; this module only places them.
+ * What one image build is, as plain data: tags, build args, labels, cache refs. Pure, so the rules a shell
+ * pipeline once broke (a base named by tag instead of digest, a stray build arg, labels drifting between
+ * hand-copied steps) are tested without an engine. Values may be Pulumi outputs; this module only places them.
  */
 import { posix } from "node:path";
 import { fillPlaceholders } from "./build-arg-facts";
-import type { ImageConfig } from "./config-schema";
-import { CACHE_TAG } from "./lifecycle-policy";
+import type { BuildSettings, ImageConfig } from "./config-schema";
+import { CACHE_TAG, tagsFor } from "./tags";
 
 export const TEMPLATES_LABEL = "app.molecule.templates.digest";
 export const REVISION_LABEL = "org.opencontainers.image.revision";
 
 export interface ImageSpecInput<T> {
   image: ImageConfig;
+  /** The stack's build settings; its source root is relative to the project (identical inputs across checkouts). */
+  build: Pick<BuildSettings, "sourceRoot" | "tagPrefix" | "gitSha" | "sourceUrl" | "sourceDateEpoch">;
   /** Registry host and repository, e.g. 1532….dkr.ecr.us-east-2.amazonaws.com/molecule-ai/platform. */
   repositoryUrl: T;
-  tagPrefix: string;
-  gitSha: string;
-  sourceUrl?: string;
-  sourceDateEpoch?: number;
   /** `<parent repository>@<parent digest>` for images with a base. */
   baseRef?: T;
-  /** Digest of the staged templates: the images' data dependency on staging. */
+  /** Digest of the staged templates: the images' data dependency on the templates. */
   templatesDigest: T;
-  /** The source root, relative to the project directory (keeps inputs identical across checkouts). */
-  sourceRoot: string;
 }
 
 export interface ImageSpec<T> {
@@ -47,13 +43,9 @@ export function exporterFor(sourceDateEpoch: number | undefined): string {
   return `type=image,push=true${sourceDateEpoch === undefined ? "" : ",rewrite-timestamp=true"}`;
 }
 
-export function tagsFor(tagPrefix: string, gitSha: string): string[] {
-  return [`${tagPrefix}-${gitSha.slice(0, 7)}`, `${tagPrefix}-latest`];
-}
-
 export function imageSpec<T>(input: ImageSpecInput<T>): ImageSpec<T> {
-  const { image } = input;
-  const facts = { commit: input.gitSha, commitTime: input.sourceDateEpoch };
+  const { image, build } = input;
+  const facts = { commit: build.gitSha, commitTime: build.sourceDateEpoch };
   const buildArgs: Record<string, string | T> = Object.fromEntries(
     Object.entries(image.buildArgs).map(([name, value]) => [name, fillPlaceholders(value, facts)]),
   );
@@ -61,22 +53,22 @@ export function imageSpec<T>(input: ImageSpecInput<T>): ImageSpec<T> {
   if (input.baseRef !== undefined) buildArgs[image.baseArg] = input.baseRef;
   // BuildKit reads this arg itself (no ARG needed): image and history times become the commit's, so a
   // rebuild of the same commit reproduces the digest instead of colliding with the immutable tag.
-  if (input.sourceDateEpoch !== undefined) buildArgs.SOURCE_DATE_EPOCH = String(input.sourceDateEpoch);
+  if (build.sourceDateEpoch !== undefined) buildArgs.SOURCE_DATE_EPOCH = String(build.sourceDateEpoch);
 
   const labels: Record<string, string | T> = {
-    [REVISION_LABEL]: input.gitSha,
+    [REVISION_LABEL]: build.gitSha,
     [TEMPLATES_LABEL]: input.templatesDigest,
   };
-  if (input.sourceUrl) labels["org.opencontainers.image.source"] = input.sourceUrl;
+  if (build.sourceUrl) labels["org.opencontainers.image.source"] = build.sourceUrl;
 
   return {
-    context: posix.join(input.sourceRoot, image.context),
-    dockerfile: posix.join(input.sourceRoot, image.dockerfile),
-    tags: tagsFor(input.tagPrefix, input.gitSha).map((tag) => [input.repositoryUrl, tag]),
+    context: posix.join(build.sourceRoot, image.context),
+    dockerfile: posix.join(build.sourceRoot, image.dockerfile),
+    tags: tagsFor(build.tagPrefix, build.gitSha).map((tag) => [input.repositoryUrl, tag]),
     cacheRef: [input.repositoryUrl, CACHE_TAG],
     buildArgs,
     labels,
-    exporter: exporterFor(input.sourceDateEpoch),
+    exporter: exporterFor(build.sourceDateEpoch),
   };
 }
 

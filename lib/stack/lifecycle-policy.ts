@@ -5,23 +5,18 @@
  * matched, so rule 1 selects the moving tags with a count no repository reaches: that is what "never
  * expired" means in ECR's vocabulary.
  */
-export const CACHE_TAG = "buildcache";
+import type { Retention } from "./config-schema";
+import { CACHE_TAG, movingTag } from "./tags";
 
-export interface LifecycleSettings {
-  tagPrefix: string;
-  untaggedExpireDays: number;
-  keepTaggedImages: number;
-}
-
-export function lifecyclePolicy(s: LifecycleSettings): { rules: object[] } {
+export function lifecyclePolicy(s: Retention): { rules: object[] } {
   return {
     rules: [
       {
         rulePriority: 1,
-        description: `Never expire the moving tags (${s.tagPrefix}-latest, ${CACHE_TAG})`,
+        description: `Never expire the moving tags (${movingTag(s.tagPrefix)}, ${CACHE_TAG})`,
         selection: {
           tagStatus: "tagged",
-          tagPatternList: [`${s.tagPrefix}-latest`, CACHE_TAG],
+          tagPatternList: [movingTag(s.tagPrefix), CACHE_TAG],
           countType: "imageCountMoreThan",
           countNumber: 10000,
         },
@@ -56,7 +51,7 @@ export function lifecyclePolicy(s: LifecycleSettings): { rules: object[] } {
 /** Tags that may move: everything else (the per-commit tags) is immutable in the repository. */
 export function mutableTagFilters(tagPrefix: string): Array<{ filterType: string; filter: string }> {
   return [
-    { filterType: "WILDCARD", filter: `${tagPrefix}-latest` },
+    { filterType: "WILDCARD", filter: movingTag(tagPrefix) },
     { filterType: "WILDCARD", filter: CACHE_TAG },
   ];
 }

@@ -6,14 +6,14 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { type Manifest, ManifestError, parseManifest } from "../manifest/contract";
+import { COMMIT_SHA_RE, type Manifest, ManifestError, parseManifest } from "../manifest/contract";
 import { placeholdersIn } from "./build-arg-facts";
 import {
   ConfigError,
   parseStackSettings,
-  STAGING_DIR,
   type StackConfig,
   stackConfigSchema,
+  TEMPLATES_DIR,
 } from "./config-schema";
 
 const PROJECT = "molecule-images";
@@ -73,7 +73,7 @@ export function loadConfig(
   // Where the commit comes from, in order: explicit config, the CI's own variable (GitHub and Gitea
   // Actions both set GITHUB_SHA), the source checkout itself.
   const gitSha = settings.gitSha ?? env.GITHUB_SHA ?? git(["rev-parse", "HEAD"], sourceRootPath);
-  if (!gitSha || !/^[0-9a-f]{40}$/.test(gitSha)) {
+  if (!gitSha || !COMMIT_SHA_RE.test(gitSha)) {
     throw new ConfigError([
       `${PROJECT}:gitSha: cannot determine the commit being built (set ${PROJECT}:gitSha, or GITHUB_SHA, or make ${settings.sourceRoot} a git checkout)`,
     ]);
@@ -128,8 +128,7 @@ export function loadConfig(
       gitToken: env.MOLECULE_GITEA_TOKEN || undefined,
       githubToken: env.MOLECULE_GITHUB_TOKEN || undefined,
       sourceRootPath,
-      manifestPath,
-      stagingPath: resolve(sourceRootPath, STAGING_DIR),
+      templatesPath: resolve(sourceRootPath, TEMPLATES_DIR),
     },
   };
 }

@@ -1,5 +1,5 @@
 /**
- * The program's staging run. It happens during program evaluation, in preview too, before any resource:
+ * The program's template staging. It happens during program evaluation, in preview too, before any resource:
  * docker-build hashes each build context when it checks an image, and the Dockerfile gate reads the staged
  * trees, so both need the templates on disk first. Warm, it costs no network.
  */
@@ -34,21 +34,21 @@ function writeIfChanged(path: string, text: string): void {
   renameSync(tmp, path);
 }
 
-export async function runStaging(
+export async function stageTemplates(
   config: StackConfig,
   manifest: Manifest,
   manifestText: string,
 ): Promise<StageResult> {
   const staged = await stage({
     manifest,
-    dest: config.stagingPath,
+    dest: config.templatesPath,
     gitBaseUrl: config.gitBaseUrl,
     token: config.gitToken,
     githubToken: config.githubToken,
     progress: ENGINE_PROGRESS,
   });
   // The exact bytes the templates were staged from, for images that carry the manifest: its pins are then
-  // the templates beside it by construction. Written into the staging dir, which the stager owns.
-  if (config.stageManifest) writeIfChanged(join(config.stagingPath, STAGED_MANIFEST), manifestText);
+  // the templates beside it by construction. Written into the templates dir, which the stager owns.
+  if (config.stageManifest) writeIfChanged(join(config.templatesPath, STAGED_MANIFEST), manifestText);
   return staged;
 }

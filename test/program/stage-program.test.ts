@@ -1,11 +1,11 @@
-// The stager inside the Pulumi program (index.ts -> components/template-staging.ts), under Pulumi's mock
+// The stager inside the Pulumi program (index.ts -> lib/stack/stage-templates.ts), under Pulumi's mock
 // runtime: it must get the GitHub token as the CLI does. A private provider "github" plugin is staged first
 // by the CLI; the program's own run then needs MOLECULE_GITHUB_TOKEN to accept it (no network: warm).
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createSampleRepos } from "../../lib/local/sample-repos";
-import { STAGING_DIR } from "../../lib/stack/config-schema";
+import { TEMPLATES_DIR } from "../../lib/stack/config-schema";
 import { TEMPLATES_LABEL } from "../../lib/stack/image-spec";
 import { makeTempDir, removeDir } from "../support/git-fixtures";
 import { copySource, PROJECT_DIR, runProgram, stackConfig } from "../support/pulumi-program";
@@ -34,7 +34,7 @@ beforeAll(async () => {
   const gitUrl = `file://${dir}/git`;
   const staged = await runStage(
     [
-      ...["--manifest", file, "--dest", path.join(sourceRoot, STAGING_DIR)],
+      ...["--manifest", file, "--dest", path.join(sourceRoot, TEMPLATES_DIR)],
       ...["--git-base-url", gitUrl, "--github-base-url", gitUrl],
     ],
     { env: { MOLECULE_GITHUB_TOKEN: GH_TOKEN } },
