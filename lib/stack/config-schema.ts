@@ -5,6 +5,7 @@
 import { posix } from "node:path";
 import { z } from "zod";
 import { COMMIT_SHA_RE, LIST_DIRS, type ListName } from "../manifest/contract";
+import { DEFAULT_GIT_BASE_URL } from "../templates/stager";
 import { placeholdersIn } from "./build-arg-facts";
 
 /** Where the stager puts templates, relative to the source root (what the Dockerfiles COPY from). */
@@ -76,12 +77,15 @@ const registrySchema = z.discriminatedUnion(
   { error: 'expected type "ecr" (accountId, region) or "oci" (address)' },
 );
 
+/** ECR retention when the stack sets none; Pulumi.yaml's description quotes these (a test checks it). */
+export const LIFECYCLE_DEFAULTS = { untaggedExpireDays: 7, keepTaggedImages: 50 } as const;
+
 const lifecycleSchema = z
   .strictObject({
-    untaggedExpireDays: z.coerce.number().int().min(1).default(7),
-    keepTaggedImages: z.coerce.number().int().min(1).default(50),
+    untaggedExpireDays: z.coerce.number().int().min(1).default(LIFECYCLE_DEFAULTS.untaggedExpireDays),
+    keepTaggedImages: z.coerce.number().int().min(1).default(LIFECYCLE_DEFAULTS.keepTaggedImages),
   })
-  .default({ untaggedExpireDays: 7, keepTaggedImages: 50 });
+  .default({ ...LIFECYCLE_DEFAULTS });
 
 const bool = z.preprocess((v) => (v === "true" ? true : v === "false" ? false : v), z.boolean());
 
@@ -104,7 +108,8 @@ export const stackConfigSchema = z.strictObject({
     .regex(/^[a-z0-9][a-z0-9_.-]*$/, "expected a tag prefix like staging")
     .default("staging"),
   gitSha: z.string().regex(COMMIT_SHA_RE, "expected a full 40-character lowercase commit SHA").optional(),
-  gitBaseUrl: z.string().url().default("https://git.moleculesai.app"),
+  // The stager's own default, so `npm run stage` and the program fetch from the same host unless told.
+  gitBaseUrl: z.string().url().default(DEFAULT_GIT_BASE_URL),
   cache: bool.default(true),
   buildOnPreview: bool.default(true),
   platforms: z.array(z.string().regex(/^[a-z0-9]+\/[a-z0-9]+(\/[a-z0-9]+)?$/)).default([]),

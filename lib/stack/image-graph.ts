@@ -1,7 +1,7 @@
 /**
  * The image graph: which image builds on which. Ordering comes from this data, never from step order or
- * naming conventions (failure 3 in CONTEXT.md), and every way the graph can be wrong is an error before
- * any resource is declared.
+ * naming conventions (a pipeline that built the child before its base shipped it on a month-old base), and
+ * every way the graph can be wrong is an error before any resource is declared.
  */
 import type { Manifest } from "../manifest/contract";
 import { type ImageConfig, TEMPLATES_DIR, templateEntryOf } from "./config-schema";
@@ -15,7 +15,8 @@ export class GraphError extends Error {
 
 /**
  * Checks the graph and returns the images parents-first. With a manifest, also checks that every template
- * an image bakes in is one the manifest stages (the missing platform-agent entry was failure 1).
+ * an image bakes in is one the manifest stages (an image once baked an empty directory because the manifest
+ * lacked its template).
  */
 export function orderImages(images: ImageConfig[], manifest?: Manifest): ImageConfig[] {
   const problems: string[] = [];
