@@ -1,4 +1,6 @@
 /** Renders drift results for people (an aligned table), machines (JSON) and CI (markdown). Pure. */
+
+import { cell } from "../markdown/escape";
 import type { DriftResult, DriftStatus } from "./types";
 
 export interface Summary {
@@ -51,16 +53,14 @@ export function renderTable(results: DriftResult[], colour: boolean): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? "").length)));
   const line = (cells: string[], status?: DriftStatus) =>
     cells
-      .map((cell, i) => {
-        const padded = i === cells.length - 1 ? cell : cell.padEnd(widths[i] ?? 0);
+      .map((value, i) => {
+        const padded = i === cells.length - 1 ? value : value.padEnd(widths[i] ?? 0);
         return colour && status && i === 2 ? `\x1b[${COLOURS[status]}m${padded}\x1b[0m` : padded;
       })
       .join("  ")
       .trimEnd();
   return `${[line(head), ...rows.map((row, i) => line(row, results[i]?.status))].join("\n")}\n\n${summaryLine(summarize(results))}\n`;
 }
-
-const escapeCell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
 
 export function renderMarkdown(
   results: DriftResult[],
@@ -71,7 +71,7 @@ export function renderMarkdown(
   const icon = s.errors > 0 ? ":warning:" : s.drift > 0 ? ":x:" : ":white_check_mark:";
   const rows = results.map(
     (r) =>
-      `| ${r.image ?? "—"} | \`${escapeCell(r.repository)}\` | **${r.status}** | ${r.imageCount ?? "—"} | ${r.newestPush?.slice(0, 10) ?? "—"} | ${escapeCell(r.detail)} |`,
+      `| ${r.image ?? "—"} | \`${cell(r.repository)}\` | **${r.status}** | ${r.imageCount ?? "—"} | ${r.newestPush?.slice(0, 10) ?? "—"} | ${cell(r.detail)} |`,
   );
   return [
     `## Image drift: ${icon} ${verdict}`,

@@ -5,6 +5,7 @@
  * by the stager CLI and the Pulumi program.
  */
 import { z } from "zod";
+import { valueAt } from "../json/value-at";
 
 export const LISTS = ["plugins", "workspace_templates", "org_templates"] as const;
 export type ListName = (typeof LISTS)[number];
@@ -142,15 +143,6 @@ function locate(data: unknown, path: PropertyKey[]): string {
       : "";
   const fieldPart = field === undefined ? "" : `: ${printable(String(field))}`;
   return `${list}[${index}]${name}${fieldPart}`;
-}
-
-function valueAt(data: unknown, path: PropertyKey[]): unknown {
-  let value: unknown = data;
-  for (const key of path) {
-    if (value === null || typeof value !== "object") return undefined;
-    value = (value as Record<PropertyKey, unknown>)[key];
-  }
-  return value;
 }
 
 function shown(value: unknown): string {

@@ -2,7 +2,9 @@
  * Property-level differences of a change, and the plain-text diff rendered from them when no `--diff-text`
  * is given. Pure.
  */
-import { visible } from "./markdown";
+
+import { valueAt } from "../json/value-at";
+import { visible } from "../markdown/escape";
 import type { ResourceChange } from "./preview";
 import { isSecretKey, REDACTED } from "./secrets";
 
@@ -79,17 +81,6 @@ export function formatPropertyPath(segments: readonly PathSegment[]): string {
     .join("");
 }
 
-export function valueAt(root: unknown, path: readonly PathSegment[]): unknown {
-  let value = root;
-  for (const segment of path) {
-    // Below a blinded value everything is secret too: say so rather than "(none)".
-    if (value === REDACTED) return REDACTED;
-    if (value === null || typeof value !== "object") return undefined;
-    value = (value as Record<PropertyKey, unknown>)[segment];
-  }
-  return value;
-}
-
 /** One line's worth of a value: unknowns and secrets by name, long values cut (the full diff is the log's). */
 export function formatValue(value: unknown, max = 160): string {
   if (value === undefined) return "(none)";
@@ -130,9 +121,9 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> =>
 // Inputs first: the diff is about what the program asks for. Outputs cover output-only properties such
 // as docker-build's contextHash.
 const oldValue = (c: ResourceChange, path: PathSegment[]) =>
-  valueAt(c.oldState?.inputs, path) ?? valueAt(c.oldState?.outputs, path);
+  valueAt(c.oldState?.inputs, path, REDACTED) ?? valueAt(c.oldState?.outputs, path, REDACTED);
 const newValue = (c: ResourceChange, path: PathSegment[]) =>
-  valueAt(c.newState?.inputs, path) ?? valueAt(c.newState?.outputs, path);
+  valueAt(c.newState?.inputs, path, REDACTED) ?? valueAt(c.newState?.outputs, path, REDACTED);
 
 function withSecrets(change: PropertyChange): PropertyChange {
   if (!change.segments.some((s) => typeof s === "string" && isSecretKey(s))) return change;
@@ -202,14 +193,6 @@ export function propertyChanges(change: ResourceChange): PropertyChange[] {
   );
 }
 
-const OP_WORD: Record<ResourceChange["op"], string> = {
-  create: "create",
-  update: "update",
-  replace: "replace",
-  delete: "delete",
-  import: "import",
-};
-
 /**
  * A unified-diff-looking text ("-" old, "+" new, "@@" per resource), so the markdown ```diff fence colours
  * it. Creates list their inputs; deletes say so; everything else lists property changes.
@@ -219,7 +202,7 @@ export function renderDiffText(changes: readonly ResourceChange[]): string {
   for (const change of changes) {
     // Names, types and paths are the PR's: one line each, whatever they hold (values are JSON already).
     const name = visible(change.name);
-    lines.push(`@@ ${OP_WORD[change.op]} ${visible(change.type)} ${name} @@`);
+    lines.push(`@@ ${change.op} ${visible(change.type)} ${name} @@`);
     if (change.op === "delete") {
       lines.push(`- (${name} is deleted)`);
       continue;

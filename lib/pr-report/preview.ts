@@ -8,6 +8,8 @@
  * (op -> count), `diagnostics[]` `{ urn, prefix, message, severity }`, `config`, `duration` (ns) and
  * `maybeCorrupt`. The fixtures in test/fixtures/preview/ cite the sources.
  */
+// Types only: the automation API is not loaded at run time, the report only shares its vocabulary.
+import type { DiffKind as AutomationDiffKind, OpType } from "@pulumi/pulumi/automation";
 import { z } from "zod";
 import { maskStrings, redactValue } from "./secrets";
 
@@ -18,8 +20,8 @@ export class InputError extends Error {
   }
 }
 
-/** detailedDiff kinds (plugin.DiffKind.String() in sdk/go/common/resource/plugin/provider.go). */
-export type DiffKind = "add" | "add-replace" | "delete" | "delete-replace" | "update" | "update-replace";
+/** detailedDiff kinds, as the engine spells them (the automation API's enum, as its string values). */
+export type DiffKind = `${AutomationDiffKind}`;
 
 const stateSchema = z.looseObject({
   urn: z.string().optional(),
@@ -168,7 +170,8 @@ export function parseUrn(urn: string): ParsedUrn {
   };
 }
 
-export type ChangeOp = "create" | "update" | "replace" | "delete" | "import";
+/** The engine's ops that change a resource, as the report names them (a replacement's steps fold into one). */
+export type ChangeOp = Extract<OpType, "create" | "update" | "replace" | "delete" | "import">;
 
 /** One resource that changes, whatever number of steps the engine used to say so. */
 export interface ResourceChange {
@@ -185,7 +188,7 @@ export interface ResourceChange {
 
 // Only the logical `replace` step is printed by default; `--show-replacement-steps` prints the physical
 // create-replacement / delete-replaced pair too (shouldShow in pkg/backend/display). Either way, one row.
-const OP_OF: Record<string, ChangeOp> = {
+const OP_OF: Partial<Record<OpType, ChangeOp>> = {
   create: "create",
   update: "update",
   delete: "delete",
@@ -217,7 +220,7 @@ export function foldSteps(digest: PreviewDigest): ChangeSet {
     const parsed = parseUrn(step.urn);
     stack ??= parsed.stack || undefined;
     if (step.op === "same") sameUrns.add(step.urn);
-    const op = OP_OF[step.op];
+    const op = OP_OF[step.op as OpType];
     if (!op) continue;
     const type = step.newState?.type ?? step.oldState?.type ?? parsed.type;
     const existing = byUrn.get(step.urn);

@@ -6,9 +6,10 @@
  * why each image rebuilds, the template pins, warnings and errors, and the full diff collapsed. The whole
  * must fit in one forge comment: the collapsed diff is cut first, the other sections only if still needed.
  */
+
+import { cell, code, diffLine, text } from "../markdown/escape";
 import { renderDiffText } from "./diff";
 import { type ImageRebuild, imageRebuilds, type PinInfo } from "./images";
-import { cell, code, diffLine, text } from "./markdown";
 import { type PinChange, short } from "./pins";
 import { type ChangeSet, foldSteps, type PreviewDigest, type ResourceChange } from "./preview";
 import { maskText } from "./secrets";

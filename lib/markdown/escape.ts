@@ -1,5 +1,5 @@
 /**
- * Putting values into a forge comment as text and nothing else. Resource names, types, property paths,
+ * Putting values into markdown (the PR report's forge comment, the drift report) as text and nothing else. Resource names, types, property paths,
  * values, diagnostics and pin names come from the preview and the manifests, that is from the PR: a name
  * like `@octocat <details>` would mention a user and fold away the rest of the report, a `|` would split a
  * table row, a backtick run would close a code span or fence, a bidi override would reorder what a reviewer
@@ -66,5 +66,5 @@ export function text(s: string): string {
   );
 }
 
-/** Inside a table row: `|` escaped, whatever the span. */
-export const cell = (s: string) => s.replace(/\|/g, "\\|");
+/** Inside a table row: `|` escaped, whatever the span, and a line break made a space (a row is one line). */
+export const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\r?\n/g, " ");
