@@ -40,7 +40,7 @@ describe("manifest contract", () => {
     expect(devs.map((e) => e.list)).toEqual(["plugins", "org_templates"]);
   });
 
-  it("our manifest pins the platform-agent template (failure 1: it was missing)", () => {
+  it("our manifest pins the platform-agent template (without it the agent image once baked an empty directory)", () => {
     const manifest = parseManifest(readFileSync(OURS, "utf8"), OURS);
     const agent = manifest.workspace_templates.find((e) => e.name === "platform-agent");
     expect(agent).toEqual({

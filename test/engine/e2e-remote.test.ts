@@ -147,7 +147,7 @@ async function expectBuilderFault(
     const r = await pulumi(command, FAULT_BOUND_MS + 60_000);
     const log = r.stdout + r.stderr;
     const what = `${label}: pulumi ${command[0]} exited ${r.code} after ${(r.ms / 1000).toFixed(1)} s`;
-    // What docker-build (and, once it lands, the builder preflight) prints: the record asked for in issue 12.
+    // What docker-build and the builder check print, kept so a failure shows what the engine saw.
     const said = r.code === 0 ? /Resources:\s+(.*)/.exec(log)?.[1] : errorLines(log);
     console.info(`e2e-remote: ${what}:\n${said || log.slice(-2000)}`);
     seen.push(what);

@@ -240,6 +240,31 @@ describe.skipIf(unavailable !== undefined)("the local stack on the real engine",
     expect((await outputs()).images).toEqual(images);
   });
 
+  it("a stack made when the templates component was TemplateStaging keeps every URN: no create, no delete", async () => {
+    // The state as the earlier layout wrote it: the component's type, and with it its record's URN and parent.
+    const exported = await world.pulumi(["stack", "export", "--stack", STACK]);
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(exported.stdout).toContain("molecule:index:Templates");
+    const old = path.join(world.dir, "old-layout-state.json");
+    writeFileSync(
+      old,
+      exported.stdout.replaceAll("molecule:index:Templates", "molecule:index:TemplateStaging"),
+    );
+    const imported = await world.pulumi(["stack", "import", "--stack", STACK, "--file", old]);
+    expect(imported.code, imported.stderr).toBe(0);
+
+    const preview = await world.pulumi(["preview", "--stack", STACK, "--json"]);
+    expect(preview.code, preview.stderr).toBe(0);
+    const steps = (JSON.parse(preview.stdout).steps ?? []) as Array<{ op: string; urn: string }>;
+    expect(steps.filter((s) => s.op !== "same")).toEqual([]);
+    const again = await up();
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(again.stdout).not.toMatch(/\b(created|deleted|replaced)\b/);
+    const state = await world.pulumi(["stack", "export", "--stack", STACK]);
+    expect(state.stdout).not.toContain("molecule:index:TemplateStaging");
+    expect((await outputs()).images).toEqual(images);
+  });
+
   it("after buildkitd's local cache is pruned, a rebuild is served from the registry cache", async () => {
     const prune = execFileSync(
       world.engine.buildctl ?? "buildctl",

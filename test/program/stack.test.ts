@@ -379,7 +379,7 @@ describe("config and graph errors stop the program before any resource", () => {
       /"a" and "b" share repository x\/same/,
     ],
     [
-      "a manifest without the platform-agent template (failure 1)",
+      "a manifest without the platform-agent template",
       { "molecule-images:manifest": "MANIFEST_NO_AGENT" },
       /no workspace_templates entry "platform-agent", so nothing stages \.tenant-bundle-deps\/workspace-configs-templates\/platform-agent/,
     ],
