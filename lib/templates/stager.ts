@@ -43,17 +43,11 @@ import {
   ownership,
   STATE_DIR,
 } from "./destination";
-import {
-  DEFAULT_INACTIVITY_S,
-  fetchCommit,
-  type GitAuth,
-  GitError,
-  type GitRun,
-  gitRun,
-  initBare,
-  readCommit,
-  redactUrl,
-} from "./git";
+import { type GitAuth, gitRun } from "./git/env";
+import { GitError, redactUrl } from "./git/failure";
+import { fetchCommit, initBare } from "./git/fetch";
+import { DEFAULT_INACTIVITY_S, type GitRun } from "./git/process";
+import { readCommit } from "./git/read-commit";
 import { acquireLock } from "./lock";
 import type { Progress } from "./progress";
 import { checkTree, DIR_MODE, FILE_MODE, hashTree, requiredFileProblems, TreeError, writeTree } from "./tree";
