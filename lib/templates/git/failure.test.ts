@@ -22,7 +22,7 @@ const CASES: Array<[string, GitFailureKind]> = [
   ["remote: 401 Unauthorized", "auth"],
   [`remote: 404 body\nfatal: repository '${URL}' not found`, "missing-repo"],
   ["remote: Repository not found.", "missing-repo"],
-  ["fatal: '/tmp/nope' does not appear to be a git repository", "missing-repo"],
+  ["fatal: '/srv/git/nope.git' does not appear to be a git repository", "missing-repo"],
   [`fatal: unable to access '${URL}': The requested URL returned error: 404`, "missing-repo"],
   [`fatal: unable to access '${URL}': The requested URL returned error: 500`, "transient"],
   [`fatal: unable to access '${URL}': The requested URL returned error: 503`, "transient"],
