@@ -14,7 +14,8 @@ import { constants } from "node:os";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { entriesOf, ManifestError, type PlannedEntry, parseManifest } from "../lib/manifest/contract";
-import { DEFAULT_INACTIVITY_S, GitAuthConflict, killGitGroups } from "../lib/templates/git";
+import { GitAuthConflict } from "../lib/templates/git/env";
+import { DEFAULT_INACTIVITY_S, killGitGroups } from "../lib/templates/git/process";
 import { LockError } from "../lib/templates/lock";
 import { createProgress } from "../lib/templates/progress";
 import {

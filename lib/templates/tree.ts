@@ -21,7 +21,8 @@ import {
   utimesSync,
 } from "node:fs";
 import { join } from "node:path";
-import type { BlobSink, TreeEntry } from "./git";
+import type { BlobSink } from "./git/requests";
+import type { TreeEntry } from "./git/tree-object";
 
 export const FILE_MODE = 0o644;
 export const EXEC_MODE = 0o755;

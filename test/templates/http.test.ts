@@ -11,7 +11,7 @@ import { type AddressInfo, createServer as createNetServer, type Socket } from "
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { processState } from "../../lib/os/proc";
-import { DEFAULT_INACTIVITY_S } from "../../lib/templates/git";
+import { DEFAULT_INACTIVITY_S } from "../../lib/templates/git/process";
 import { DEFAULT_ATTEMPTS, GIT_KILL_SLACK_MS, silentServerBoundMs } from "../../lib/templates/stager";
 import {
   createLongHistoryRepo,

@@ -1,7 +1,9 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type GitRun, readCommit, gitEnv as stagerGitEnv } from "../../lib/templates/git";
+import { gitEnv as stagerGitEnv } from "../../lib/templates/git/env";
+import type { GitRun } from "../../lib/templates/git/process";
+import { readCommit } from "../../lib/templates/git/read-commit";
 import { hashTree, resolveLink, TreeError, writeTree } from "../../lib/templates/tree";
 import { gitEnv as fixtureGitEnv, makeTempDir, removeDir } from "../support/git-fixtures";
 import { createRawRepo } from "../support/stage-fixtures";
