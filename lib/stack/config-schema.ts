@@ -5,7 +5,7 @@
 import { posix } from "node:path";
 import { z } from "zod";
 import { COMMIT_SHA_RE, LIST_DIRS, type ListName } from "../manifest/contract";
-import { DEFAULT_GIT_BASE_URL } from "../templates/stager";
+import { DEFAULT_GIT_BASE_URL } from "../templates/options";
 import { placeholdersIn } from "./build-arg-facts";
 
 /** Where the stager puts templates, relative to the source root (what the Dockerfiles COPY from). */
