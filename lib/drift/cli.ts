@@ -6,9 +6,10 @@
  * a registry error). Never 0 for a repository that was not checked.
  */
 import { execFile } from "node:child_process";
-import { readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { z } from "zod";
 import { integerFlag } from "../cli/flags";
+import { readInput } from "../cli/input";
 import { type Command, type Flags, runCommand, stackOf } from "../cli/runner";
 import { UserError } from "../cli/user-error";
 import { type CheckOptions, checkDrift, parseOutputs } from "./check";
@@ -95,9 +96,7 @@ async function run(args: DriftArgs, io: DriftIo): Promise<number> {
   const text =
     stack !== undefined
       ? await (io.stackOutputs ?? pulumiStackOutputs)(stack)
-      : await readFile(file as string, "utf8").catch((err: NodeJS.ErrnoException) => {
-          throw new UserError(`${file}: cannot read (${err.code})`);
-        });
+      : await readInput(file as string);
   const images = parseOutputs(text, source);
   const now = io.now ?? new Date();
   const results = await checkDrift(images, {

@@ -7,15 +7,16 @@
  *
  * Exit 0: done. 1: posting (or writing the job summary) failed. 2: bad usage or input.
  */
-import { appendFile, readFile } from "node:fs/promises";
+import { appendFile } from "node:fs/promises";
 import { z } from "zod";
 import { requiredFlag } from "../cli/flags";
+import { readInput } from "../cli/input";
 import { type Command, type Flags, runCommand, stackOf } from "../cli/runner";
 import { UserError } from "../cli/user-error";
 import { ManifestError, parseManifest } from "../manifest/contract";
-import { ForgeClient, GITEA_ACTIONS_LOGIN, GITHUB_ACTIONS_LOGIN, parseRepository } from "./forge";
 import type { PinInfo } from "./images";
 import { comparePins, pinsFromManifest, pinsFromRecord, RECORD_NAME, RECORD_TYPE } from "./pins";
+import { type PostTarget, postTarget } from "./post-target";
 import { type PreviewDigest, parsePreview, parseUrn, sanitizePreview } from "./preview";
 import { REPORT_MARKER, renderReport } from "./render";
 import { maskText, maskValues } from "./secrets";
@@ -43,32 +44,6 @@ export interface PrReportIo {
   env: Record<string, string | undefined>;
   /** Injectable for tests; the global fetch otherwise. */
   fetch?: typeof fetch;
-}
-
-async function readInput(file: string, flag: string): Promise<string> {
-  try {
-    return await readFile(file, "utf8");
-  } catch (err) {
-    throw new UserError(`${flag} ${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? err})`);
-  }
-}
-
-/** The PR number from the event payload: pull_request events, or a comment event on a PR. */
-async function prFromEvent(eventPath: string | undefined): Promise<number | undefined> {
-  if (!eventPath) return undefined;
-  const text = await readInput(eventPath, "GITHUB_EVENT_PATH");
-  let event: Record<string, unknown>;
-  try {
-    // A byte order mark is not part of the document (JSON.parse would reject it), as for the other inputs.
-    event = JSON.parse(text.replace(/^\uFEFF/, "")) as Record<string, unknown>;
-  } catch {
-    throw new UserError(`GITHUB_EVENT_PATH ${eventPath}: not valid JSON`);
-  }
-  const pr = (event.pull_request as { number?: unknown } | undefined)?.number;
-  if (typeof pr === "number") return pr;
-  const issue = event.issue as { number?: unknown; pull_request?: unknown } | undefined;
-  if (issue?.pull_request && typeof issue.number === "number") return issue.number;
-  return undefined;
 }
 
 /** Pins from the manifests; with only --manifest, the base is what the templates record last recorded. */
@@ -131,60 +106,21 @@ const prReportArgs = z
 
 type PrReportArgs = z.infer<typeof prReportArgs>;
 
-interface PostTarget {
-  client: ForgeClient;
-  pr: number;
-}
-
-/** Everything --post needs, checked before any work, so a misconfigured workflow fails at once and says what. */
-async function postTarget(args: PrReportArgs, io: PrReportIo): Promise<PostTarget> {
-  const token = io.env.GITHUB_TOKEN;
-  if (!token) throw new UserError("--post needs GITHUB_TOKEN in the environment");
-  const repository = io.env.GITHUB_REPOSITORY;
-  if (!repository) throw new UserError("--post needs GITHUB_REPOSITORY (owner/name) in the environment");
-  try {
-    parseRepository(repository);
-  } catch (err) {
-    throw new UserError((err as Error).message);
-  }
-  let pr: number | undefined;
-  if (args.pr !== undefined) {
-    // Digits only, unlike an integer flag: a PR number is what the forge's URLs spell, not "1e3" or "07".
-    if (!/^[1-9]\d*$/.test(args.pr)) throw new UserError(`--pr: expected a PR number, got "${args.pr}"`);
-    pr = Number(args.pr);
-  } else {
-    pr = await prFromEvent(io.env.GITHUB_EVENT_PATH);
-  }
-  if (pr === undefined) {
-    throw new UserError("--post needs --pr <number>, or GITHUB_EVENT_PATH holding a pull_request event");
-  }
-  const author = args.author ?? io.env.PR_REPORT_AUTHOR;
-  if (author !== undefined && !author.trim()) throw new UserError("--author: expected a login");
-  const client = new ForgeClient({
-    apiUrl: io.env.GITHUB_API_URL || "https://api.github.com",
-    repository,
-    token,
-    fetch: io.fetch,
-    author,
-    fallbackAuthor: io.env.GITEA_ACTIONS === "true" ? GITEA_ACTIONS_LOGIN : GITHUB_ACTIONS_LOGIN,
-  });
-  return { client, pr };
-}
+/** A file a flag names: a failure to read it says both. */
+const readFlagFile = (flag: string, file: string) => readInput(file, `${flag} ${file}`);
 
 async function buildReport(args: PrReportArgs, masks: string[]): Promise<string> {
   const previewFile = args["preview-json"];
   const preview = sanitizePreview(
-    parsePreview(await readInput(previewFile, "--preview-json"), previewFile),
+    parsePreview(await readFlagFile("--preview-json", previewFile), previewFile),
     masks,
   );
-  const head = args.manifest ? await readInput(args.manifest, "--manifest") : undefined;
-  const base = args["base-manifest"] ? await readInput(args["base-manifest"], "--base-manifest") : undefined;
-  const pinInfo = comparePinsFor(preview, head, base, {
-    manifest: args.manifest,
-    base: args["base-manifest"],
-  });
-  const diffText = args["diff-text"]
-    ? maskText((await readInput(args["diff-text"], "--diff-text")).replace(/^\uFEFF/, ""), masks)
+  const { manifest, "base-manifest": baseManifest, "diff-text": diffFile } = args;
+  const head = manifest ? await readFlagFile("--manifest", manifest) : undefined;
+  const base = baseManifest ? await readFlagFile("--base-manifest", baseManifest) : undefined;
+  const pinInfo = comparePinsFor(preview, head, base, { manifest, base: baseManifest });
+  const diffText = diffFile
+    ? maskText((await readFlagFile("--diff-text", diffFile)).replace(/^\uFEFF/, ""), masks)
     : undefined;
   return renderReport({ preview, ...pinInfo, diffText, masks });
 }
