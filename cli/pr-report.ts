@@ -1,8 +1,5 @@
 // npm run pr-report: the PR report from `pulumi preview --json` (lib/pr-report/cli.ts has the flags).
-import { runPrReport } from "../lib/pr-report/cli";
+import { runMain } from "../lib/cli/runner";
+import { PR_REPORT_COMMAND } from "../lib/pr-report/cli";
 
-runPrReport(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env }).then(
-  (code) => {
-    process.exitCode = code;
-  },
-);
+runMain(PR_REPORT_COMMAND, { stdout: process.stdout, stderr: process.stderr, env: process.env });

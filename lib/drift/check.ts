@@ -5,12 +5,9 @@
 import { setMaxListeners } from "node:events";
 import pLimit from "p-limit";
 import { z } from "zod";
+import { UserError } from "../cli/user-error";
 import { classify, failed, splitRepository, tagOf, unmanaged } from "./classify";
 import { CheckError, type DriftResult, type ExpectedImage, type RegistryBackend } from "./types";
-
-export class InputError extends Error {
-  override name = "InputError";
-}
 
 const outputsSchema = z.object({
   images: z.record(
@@ -31,12 +28,12 @@ export function parseOutputs(text: string, source: string): ExpectedImage[] {
   try {
     data = JSON.parse(text);
   } catch (err) {
-    throw new InputError(`${source}: not valid JSON (${(err as Error).message})`);
+    throw new UserError(`${source}: not valid JSON (${(err as Error).message})`);
   }
   const result = outputsSchema.safeParse(data);
   if (!result.success) {
     const problems = result.error.issues.map((i) => `${i.path.join(".") || "(top level)"}: ${i.message}`);
-    throw new InputError(`${source}: not the stack's outputs:\n  ${problems.join("\n  ")}`);
+    throw new UserError(`${source}: not the stack's outputs:\n  ${problems.join("\n  ")}`);
   }
   return Object.entries(result.data.images).map(([name, image]) => ({ name, ...image }));
 }
@@ -103,16 +100,16 @@ function deadline(ms: number) {
  * outputs read from the wrong stack) would otherwise exit 0. A scan prefix scans the registries of the
  * declared images, so without images it has no host to scan either.
  */
-function nothingToCheck(images: ExpectedImage[], scanPrefix: string | undefined): InputError | undefined {
+function nothingToCheck(images: ExpectedImage[], scanPrefix: string | undefined): UserError | undefined {
   if (images.length > 0) return undefined;
   const none = "nothing to check: the stack output declares no images";
-  if (scanPrefix === undefined) return new InputError(`${none} (\`images\` is empty)`);
-  return new InputError(
+  if (scanPrefix === undefined) return new UserError(`${none} (\`images\` is empty)`);
+  return new UserError(
     `${none}, and the scan prefix ${JSON.stringify(scanPrefix)} has no registry host to scan (a scan covers the registries of the declared images)`,
   );
 }
 
-/** Throws InputError when there is nothing to check (see nothingToCheck). */
+/** Throws UserError when there is nothing to check (see nothingToCheck). */
 export async function checkDrift(images: ExpectedImage[], opts: CheckOptions): Promise<DriftResult[]> {
   const nothing = nothingToCheck(images, opts.scanPrefix);
   if (nothing) throw nothing;

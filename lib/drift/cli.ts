@@ -6,9 +6,13 @@
  * a registry error). Never 0 for a repository that was not checked.
  */
 import { execFile } from "node:child_process";
-import { readFile, writeFile } from "node:fs/promises";
-import { parseArgs } from "node:util";
-import { type CheckOptions, checkDrift, InputError, parseOutputs } from "./check";
+import { writeFile } from "node:fs/promises";
+import { z } from "zod";
+import { integerFlag } from "../cli/flags";
+import { readInput } from "../cli/input";
+import { type Command, type Flags, runCommand, stackOf } from "../cli/runner";
+import { UserError } from "../cli/user-error";
+import { type CheckOptions, checkDrift, parseOutputs } from "./check";
 import { exitCode } from "./classify";
 import { renderJson, renderMarkdown, renderTable } from "./report";
 
@@ -47,7 +51,7 @@ function pulumiStackOutputs(stack: string): Promise<string> {
       (err, stdout, stderr) => {
         if (err)
           reject(
-            new InputError(`pulumi stack output --stack ${stack} failed: ${stderr.trim() || err.message}`),
+            new UserError(`pulumi stack output --stack ${stack} failed: ${stderr.trim() || err.message}`),
           );
         else resolve(stdout);
       },
@@ -55,65 +59,68 @@ function pulumiStackOutputs(stack: string): Promise<string> {
   });
 }
 
-export async function runDriftCli(argv: string[], io: DriftIo): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        stack: { type: "string" },
-        outputs: { type: "string" },
-        "max-age-days": { type: "string" },
-        "scan-prefix": { type: "string" },
-        json: { type: "boolean" },
-        markdown: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    io.stderr.write(`drift: ${(err as Error).message}\n${USAGE}\n`);
-    return 2;
-  }
-  if (values.help) {
-    io.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  try {
-    const stack = values.stack as string | undefined;
-    const file = values.outputs as string | undefined;
-    if ((stack === undefined) === (file === undefined))
-      throw new InputError("give exactly one of --stack or --outputs");
-    const maxAgeText = (values["max-age-days"] as string | undefined) ?? "14";
-    const maxAgeDays = Number(maxAgeText);
-    if (!Number.isInteger(maxAgeDays) || maxAgeDays < 0) {
-      throw new InputError(`--max-age-days: expected a whole number of days, got "${maxAgeText}"`);
-    }
-    const source = stack !== undefined ? `stack ${stack}` : (file as string);
-    const text =
-      stack !== undefined
-        ? await (io.stackOutputs ?? pulumiStackOutputs)(stack)
-        : await readFile(file as string, "utf8").catch((err: NodeJS.ErrnoException) => {
-            throw new InputError(`${file}: cannot read (${err.code})`);
-          });
-    const images = parseOutputs(text, source);
-    const now = io.now ?? new Date();
-    const results = await checkDrift(images, {
-      maxAgeDays,
-      scanPrefix: values["scan-prefix"] as string | undefined,
-      now,
-      deadlineMs: io.deadlineMs,
-      backendFor: io.backendFor,
-    });
-    io.stdout.write(values.json ? renderJson(results) : renderTable(results, io.stdout.isTTY === true));
-    if (values.markdown)
-      await writeFile(values.markdown as string, renderMarkdown(results, { source, maxAgeDays, at: now }));
-    return exitCode(results);
-  } catch (err) {
-    io.stderr.write(
-      `drift: ${err instanceof InputError ? err.message : ((err as Error).stack ?? String(err))}\n`,
-    );
-    return 2;
-  }
+const OPTIONS = {
+  stack: { type: "string" },
+  outputs: { type: "string" },
+  "max-age-days": { type: "string" },
+  "scan-prefix": { type: "string" },
+  json: { type: "boolean" },
+  markdown: { type: "string" },
+} satisfies Flags;
+
+// Checked first, before any value: with neither source nothing else is worth saying.
+const oneSource = z
+  .looseObject({ stack: z.string().optional(), outputs: z.string().optional() })
+  .refine(
+    (v) => (v.stack === undefined) !== (v.outputs === undefined),
+    "give exactly one of --stack or --outputs",
+  );
+
+const driftArgs = oneSource.pipe(
+  z.object({
+    stack: z.string().optional(),
+    outputs: z.string().optional(),
+    "max-age-days": integerFlag("max-age-days", { min: 0, fallback: 14, expected: "a whole number of days" }),
+    "scan-prefix": z.string().optional(),
+    json: z.boolean().optional(),
+    markdown: z.string().optional(),
+  }),
+);
+
+type DriftArgs = z.infer<typeof driftArgs>;
+
+async function run(args: DriftArgs, io: DriftIo): Promise<number> {
+  const { stack, outputs: file } = args;
+  const maxAgeDays = args["max-age-days"];
+  const source = stack !== undefined ? `stack ${stack}` : (file as string);
+  const text =
+    stack !== undefined
+      ? await (io.stackOutputs ?? pulumiStackOutputs)(stack)
+      : await readInput(file as string);
+  const images = parseOutputs(text, source);
+  const now = io.now ?? new Date();
+  const results = await checkDrift(images, {
+    maxAgeDays,
+    scanPrefix: args["scan-prefix"],
+    now,
+    deadlineMs: io.deadlineMs,
+    backendFor: io.backendFor,
+  });
+  io.stdout.write(args.json ? renderJson(results) : renderTable(results, io.stdout.isTTY === true));
+  if (args.markdown) await writeFile(args.markdown, renderMarkdown(results, { source, maxAgeDays, at: now }));
+  return exitCode(results);
+}
+
+/** A registry error is a result (exit 2 through exitCode); a crash is exit 2 too: never 0 unchecked. */
+export const DRIFT_COMMAND: Command<DriftArgs, DriftIo> = {
+  name: "drift",
+  usage: USAGE,
+  options: OPTIONS,
+  schema: driftArgs,
+  run,
+  crash: { exitCode: 2, describe: stackOf },
+};
+
+export function runDriftCli(argv: string[], io: DriftIo): Promise<number> {
+  return runCommand(DRIFT_COMMAND, argv, io);
 }

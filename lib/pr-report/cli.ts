@@ -7,13 +7,17 @@
  *
  * Exit 0: done. 1: posting (or writing the job summary) failed. 2: bad usage or input.
  */
-import { appendFile, readFile } from "node:fs/promises";
-import { parseArgs } from "node:util";
+import { appendFile } from "node:fs/promises";
+import { z } from "zod";
+import { requiredFlag } from "../cli/flags";
+import { readInput } from "../cli/input";
+import { type Command, type Flags, runCommand, stackOf } from "../cli/runner";
+import { UserError } from "../cli/user-error";
 import { ManifestError, parseManifest } from "../manifest/contract";
-import { ForgeClient, ForgeError, GITEA_ACTIONS_LOGIN, GITHUB_ACTIONS_LOGIN, parseRepository } from "./forge";
 import type { PinInfo } from "./images";
 import { comparePins, pinsFromManifest, pinsFromRecord, RECORD_NAME, RECORD_TYPE } from "./pins";
-import { InputError, type PreviewDigest, parsePreview, parseUrn, sanitizePreview } from "./preview";
+import { type PostTarget, postTarget } from "./post-target";
+import { type PreviewDigest, parsePreview, parseUrn, sanitizePreview } from "./preview";
 import { REPORT_MARKER, renderReport } from "./render";
 import { maskText, maskValues } from "./secrets";
 
@@ -40,32 +44,6 @@ export interface PrReportIo {
   env: Record<string, string | undefined>;
   /** Injectable for tests; the global fetch otherwise. */
   fetch?: typeof fetch;
-}
-
-async function readInput(file: string, flag: string): Promise<string> {
-  try {
-    return await readFile(file, "utf8");
-  } catch (err) {
-    throw new InputError(`${flag} ${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? err})`);
-  }
-}
-
-/** The PR number from the event payload: pull_request events, or a comment event on a PR. */
-async function prFromEvent(eventPath: string | undefined): Promise<number | undefined> {
-  if (!eventPath) return undefined;
-  const text = await readInput(eventPath, "GITHUB_EVENT_PATH");
-  let event: Record<string, unknown>;
-  try {
-    // A byte order mark is not part of the document (JSON.parse would reject it), as for the other inputs.
-    event = JSON.parse(text.replace(/^\uFEFF/, "")) as Record<string, unknown>;
-  } catch {
-    throw new InputError(`GITHUB_EVENT_PATH ${eventPath}: not valid JSON`);
-  }
-  const pr = (event.pull_request as { number?: unknown } | undefined)?.number;
-  if (typeof pr === "number") return pr;
-  const issue = event.issue as { number?: unknown; pull_request?: unknown } | undefined;
-  if (issue?.pull_request && typeof issue.number === "number") return issue.number;
-  return undefined;
 }
 
 /** Pins from the manifests; with only --manifest, the base is what the templates record last recorded. */
@@ -107,124 +85,102 @@ const OPTIONS = {
   post: { type: "boolean" },
   pr: { type: "string" },
   author: { type: "string" },
-  help: { type: "boolean", short: "h" },
-} as const;
+} satisfies Flags;
 
-export async function runPrReport(argv: string[], io: PrReportIo): Promise<number> {
-  let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>["values"];
+const prReportArgs = z
+  .object({
+    "preview-json": requiredFlag("--preview-json <file> is required"),
+    manifest: z.string().optional(),
+    "base-manifest": z.string().optional(),
+    "diff-text": z.string().optional(),
+    "mask-env": z.array(z.string()).default([]),
+    summary: z.boolean().optional(),
+    post: z.boolean().optional(),
+    pr: z.string().optional(),
+    author: z.string().optional(),
+  })
+  .refine(
+    (v) => !v["base-manifest"] || v.manifest,
+    "--base-manifest needs --manifest (the PR's manifest to compare with it)",
+  );
+
+type PrReportArgs = z.infer<typeof prReportArgs>;
+
+/** A file a flag names: a failure to read it says both. */
+const readFlagFile = (flag: string, file: string) => readInput(file, `${flag} ${file}`);
+
+async function buildReport(args: PrReportArgs, masks: string[]): Promise<string> {
+  const previewFile = args["preview-json"];
+  const preview = sanitizePreview(
+    parsePreview(await readFlagFile("--preview-json", previewFile), previewFile),
+    masks,
+  );
+  const { manifest, "base-manifest": baseManifest, "diff-text": diffFile } = args;
+  const head = manifest ? await readFlagFile("--manifest", manifest) : undefined;
+  const base = baseManifest ? await readFlagFile("--base-manifest", baseManifest) : undefined;
+  const pinInfo = comparePinsFor(preview, head, base, { manifest, base: baseManifest });
+  const diffText = diffFile
+    ? maskText((await readFlagFile("--diff-text", diffFile)).replace(/^\uFEFF/, ""), masks)
+    : undefined;
+  return renderReport({ preview, ...pinInfo, diffText, masks });
+}
+
+async function appendSummary(report: string, io: PrReportIo): Promise<void> {
+  const file = io.env.GITHUB_STEP_SUMMARY;
+  if (!file) {
+    io.stderr.write("pr-report: GITHUB_STEP_SUMMARY is not set: no job summary written\n");
+    return;
+  }
   try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
+    await appendFile(file, `${report}\n`);
   } catch (err) {
-    io.stderr.write(`pr-report: ${(err as Error).message}\n${USAGE}\n`);
-    return 2;
+    throw new UserError(`writing the job summary ${file} failed: ${(err as Error).message}`, 1);
   }
-  if (values.help) {
-    io.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+}
 
-  const masks = maskValues(io.env, values["mask-env"] ?? []);
-  // Everything said on stderr is masked too: CI logs are as public as the comment.
-  const fail = (message: string, code: number) => {
-    io.stderr.write(`pr-report: ${maskText(message, masks)}\n`);
-    return code;
-  };
-
-  let report: string;
-  let post: { client: ForgeClient; pr: number } | undefined;
+async function postReport({ client, pr }: PostTarget, report: string, io: PrReportIo): Promise<void> {
   try {
-    const previewFile = values["preview-json"];
-    if (!previewFile) throw new InputError("--preview-json <file> is required");
-    if (values["base-manifest"] && !values.manifest) {
-      throw new InputError("--base-manifest needs --manifest (the PR's manifest to compare with it)");
-    }
-
-    // Checked before any work, so a misconfigured workflow fails at once and says what is missing.
-    if (values.post) {
-      const token = io.env.GITHUB_TOKEN;
-      if (!token) throw new InputError("--post needs GITHUB_TOKEN in the environment");
-      const repository = io.env.GITHUB_REPOSITORY;
-      if (!repository) throw new InputError("--post needs GITHUB_REPOSITORY (owner/name) in the environment");
-      try {
-        parseRepository(repository);
-      } catch (err) {
-        throw new InputError((err as Error).message);
-      }
-      let pr: number | undefined;
-      if (values.pr !== undefined) {
-        if (!/^[1-9]\d*$/.test(values.pr))
-          throw new InputError(`--pr: expected a PR number, got "${values.pr}"`);
-        pr = Number(values.pr);
-      } else {
-        pr = await prFromEvent(io.env.GITHUB_EVENT_PATH);
-      }
-      if (pr === undefined) {
-        throw new InputError("--post needs --pr <number>, or GITHUB_EVENT_PATH holding a pull_request event");
-      }
-      const author = values.author ?? io.env.PR_REPORT_AUTHOR;
-      if (author !== undefined && !author.trim()) throw new InputError("--author: expected a login");
-      const client = new ForgeClient({
-        apiUrl: io.env.GITHUB_API_URL || "https://api.github.com",
-        repository,
-        token,
-        fetch: io.fetch,
-        author,
-        fallbackAuthor: io.env.GITEA_ACTIONS === "true" ? GITEA_ACTIONS_LOGIN : GITHUB_ACTIONS_LOGIN,
-      });
-      post = { client, pr };
-    }
-
-    const preview = sanitizePreview(
-      parsePreview(await readInput(previewFile, "--preview-json"), previewFile),
-      masks,
+    const result = await client.upsertComment(pr, report, REPORT_MARKER);
+    const why = {
+      configured: "as configured",
+      token: "the token's login",
+      fallback: "the job token's bot, as GET /user was refused; --author names another",
+    }[result.author.source];
+    io.stderr.write(
+      `pr-report: ${result.action} comment ${result.id} on PR #${pr}${result.url ? ` (${result.url})` : ""} as ${result.author.login} (${why})\n`,
     );
-    const head = values.manifest ? await readInput(values.manifest, "--manifest") : undefined;
-    const base = values["base-manifest"]
-      ? await readInput(values["base-manifest"], "--base-manifest")
-      : undefined;
-    const pinInfo = comparePinsFor(preview, head, base, {
-      manifest: values.manifest,
-      base: values["base-manifest"],
-    });
-    const diffText = values["diff-text"]
-      ? maskText((await readInput(values["diff-text"], "--diff-text")).replace(/^\uFEFF/, ""), masks)
-      : undefined;
-    report = renderReport({ preview, ...pinInfo, diffText, masks });
   } catch (err) {
-    if (err instanceof InputError || err instanceof ManifestError) return fail(err.message, 2);
-    return fail(`unexpected error: ${(err as Error).stack ?? String(err)}`, 2);
+    throw new UserError(`posting the report failed: ${(err as Error).message ?? String(err)}`, 1);
   }
+}
 
+async function run(args: PrReportArgs, io: PrReportIo): Promise<number> {
+  const masks = maskValues(io.env, args["mask-env"]);
+  const post = args.post ? await postTarget(args, io) : undefined;
+  const report = await buildReport(args, masks);
   io.stdout.write(report);
-
-  if (values.summary) {
-    const file = io.env.GITHUB_STEP_SUMMARY;
-    if (!file) {
-      io.stderr.write("pr-report: GITHUB_STEP_SUMMARY is not set: no job summary written\n");
-    } else {
-      try {
-        await appendFile(file, `${report}\n`);
-      } catch (err) {
-        return fail(`writing the job summary ${file} failed: ${(err as Error).message}`, 1);
-      }
-    }
-  }
-
-  if (post) {
-    try {
-      const result = await post.client.upsertComment(post.pr, report, REPORT_MARKER);
-      const why = {
-        configured: "as configured",
-        token: "the token's login",
-        fallback: "the job token's bot, as GET /user was refused; --author names another",
-      }[result.author.source];
-      io.stderr.write(
-        `pr-report: ${result.action} comment ${result.id} on PR #${post.pr}${result.url ? ` (${result.url})` : ""} as ${result.author.login} (${why})\n`,
-      );
-    } catch (err) {
-      const message = err instanceof ForgeError ? err.message : ((err as Error).message ?? String(err));
-      return fail(`posting the report failed: ${message}`, 1);
-    }
-  }
+  if (args.summary) await appendSummary(report, io);
+  if (post) await postReport(post, report, io);
   return 0;
+}
+
+export const PR_REPORT_COMMAND: Command<PrReportArgs, PrReportIo> = {
+  name: "pr-report",
+  usage: USAGE,
+  options: OPTIONS,
+  schema: prReportArgs,
+  run,
+  userErrors: [ManifestError],
+  // parseArgs gives a `multiple` flag as string[]. Everything said on stderr is masked: CI logs are as
+  // public as the comment.
+  redact: (raw, io) => {
+    const masks = maskValues(io.env, (raw["mask-env"] as string[] | undefined) ?? []);
+    return (text) => maskText(text, masks);
+  },
+  // Before the report is out, nothing was posted: a crash is bad input as far as CI is concerned.
+  crash: { exitCode: 2, describe: (err) => `unexpected error: ${stackOf(err)}` },
+};
+
+export function runPrReport(argv: string[], io: PrReportIo): Promise<number> {
+  return runCommand(PR_REPORT_COMMAND, argv, io);
 }

@@ -11,14 +11,8 @@
 // Types only: the automation API is not loaded at run time, the report only shares its vocabulary.
 import type { DiffKind as AutomationDiffKind, OpType } from "@pulumi/pulumi/automation";
 import { z } from "zod";
+import { UserError } from "../cli/user-error";
 import { maskStrings, redactValue } from "./secrets";
-
-export class InputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "InputError";
-  }
-}
 
 /** detailedDiff kinds, as the engine spells them (the automation API's enum, as its string values). */
 export type DiffKind = `${AutomationDiffKind}`;
@@ -85,24 +79,24 @@ function describePath(path: PropertyKey[]): string {
 /** Parses the document, naming the file and the first bad field; an empty or streamed output is explained. */
 export function parsePreview(text: string, file: string): PreviewDigest {
   const body = text.replace(/^\uFEFF/, "").trim();
-  if (!body) throw new InputError(`${file}: empty (did pulumi preview --json fail before printing?)`);
+  if (!body) throw new UserError(`${file}: empty (did pulumi preview --json fail before printing?)`);
   let data: unknown;
   try {
     data = JSON.parse(body);
   } catch (err) {
     // PULUMI_ENABLE_STREAMING_JSON_PREVIEW prints one engine event per line instead of one digest.
     if (body.split("\n").every((line) => /^\s*\{.*"sequence"\s*:/.test(line))) {
-      throw new InputError(
+      throw new UserError(
         `${file}: this is a stream of engine events (PULUMI_ENABLE_STREAMING_JSON_PREVIEW), not the single document pulumi preview --json prints; unset it`,
       );
     }
-    throw new InputError(`${file}: not valid JSON: ${(err as Error).message}`);
+    throw new UserError(`${file}: not valid JSON: ${(err as Error).message}`);
   }
   const result = digestSchema.safeParse(data);
   if (!result.success) {
     const issue = result.error.issues[0];
     const where = issue ? describePath(issue.path) : "(top level)";
-    throw new InputError(
+    throw new UserError(
       `${file}: not a pulumi preview --json document: ${where}: ${issue?.message ?? "invalid"}`,
     );
   }
@@ -110,7 +104,7 @@ export function parsePreview(text: string, file: string): PreviewDigest {
   // Every field is optional in the Go struct, so any JSON object would pass the schema; a real preview
   // always has at least one of these (the root stack's step, the summary, or the diagnostics of a failure).
   if (!digest.steps && !digest.changeSummary && !digest.diagnostics) {
-    throw new InputError(
+    throw new UserError(
       `${file}: not a pulumi preview --json document: none of steps, changeSummary or diagnostics is present`,
     );
   }

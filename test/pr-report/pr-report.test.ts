@@ -10,12 +10,13 @@ import path from "node:path";
 import { Writable } from "node:stream";
 import MarkdownIt from "markdown-it";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { UserError } from "../../lib/cli/user-error";
 import { parseManifest } from "../../lib/manifest/contract";
 import { runPrReport } from "../../lib/pr-report/cli";
 import { formatPropertyPath, parsePropertyPath } from "../../lib/pr-report/diff";
 import { ForgeClient, ForgeError, nextLink } from "../../lib/pr-report/forge";
 import { comparePins, pinsFromManifest } from "../../lib/pr-report/pins";
-import { InputError, parsePreview, sanitizePreview } from "../../lib/pr-report/preview";
+import { parsePreview, sanitizePreview } from "../../lib/pr-report/preview";
 import { COMMENT_LIMIT, REPORT_MARKER, type ReportInput, renderReport } from "../../lib/pr-report/render";
 import {
   maskText,
@@ -294,7 +295,7 @@ describe("rendering", () => {
     expect(() => parsePreview('{"steps": {}}', "p.json")).toThrow(
       /p\.json: not a pulumi preview --json document: \.steps/,
     );
-    expect(() => parsePreview("", "p.json")).toThrow(InputError);
+    expect(() => parsePreview("", "p.json")).toThrow(UserError);
     expect(() =>
       parsePreview('{"sequence":0,"timestamp":1}\n{"sequence":1,"timestamp":1}', "p.json"),
     ).toThrow(/PULUMI_ENABLE_STREAMING_JSON_PREVIEW/);
