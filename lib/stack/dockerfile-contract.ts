@@ -13,6 +13,7 @@
  */
 import { posix } from "node:path";
 import { DockerfileParser, type Instruction } from "dockerfile-ast";
+import { argDeclarations, copySources, expand, hasHeredoc, lineOf, stagesOf } from "./dockerfile-structure";
 import { PREDEFINED_ARGS } from "./image-spec";
 
 export type PathKind = "file" | "dir" | undefined;
@@ -43,84 +44,20 @@ export interface DockerfileFindings {
   manifestCopies: Array<Finding & { path: string }>;
 }
 
-interface Stage {
-  from: Instruction;
-  name?: string;
-  instructions: Instruction[];
-}
-
-const lineOf = (i: Instruction) => i.getRange().start.line + 1;
-
-// Instruction declares getHeredocs protected; COPY, ADD and RUN make it public.
-const hasHeredoc = (i: Instruction) =>
-  ((i as unknown as { getHeredocs?: () => unknown[] }).getHeredocs?.() ?? []).length > 0;
-
-function argDeclarations(instructions: Instruction[]): Map<string, { line: number; value: string | null }> {
-  const declared = new Map<string, { line: number; value: string | null }>();
-  for (const i of instructions) {
-    if (i.getKeyword() !== "ARG") continue;
-    // ARG takes several names on one line (ARG A B=1); the parser exposes them as arguments.
-    for (const arg of i.getArguments()) {
-      const [name = "", ...value] = arg.getValue().split("=");
-      if (!declared.has(name))
-        declared.set(name, { line: lineOf(i), value: value.length ? value.join("=") : null });
-    }
-  }
-  return declared;
-}
-
-function stagesOf(instructions: Instruction[]): { globals: Instruction[]; stages: Stage[] } {
-  const globals: Instruction[] = [];
-  const stages: Stage[] = [];
-  for (const i of instructions) {
-    if (i.getKeyword() === "FROM") {
-      const args = i.getArguments().map((a) => a.getValue());
-      const as = args.findIndex((a) => a.toLowerCase() === "as");
-      stages.push({ from: i, name: as >= 0 ? args[as + 1] : undefined, instructions: [] });
-    } else if (stages.length === 0) globals.push(i);
-    else stages[stages.length - 1]?.instructions.push(i);
-  }
-  return { globals, stages };
-}
-
-/** Expands $NAME and ${NAME} from `values`; undefined when a reference has no known value. */
-function expand(text: string, values: Map<string, string | undefined>): string | undefined {
-  let unknown = false;
-  const out = text.replace(/\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))/g, (_m, a, b) => {
-    const v = values.get(a ?? b);
-    if (v === undefined) unknown = true;
-    return v ?? "";
-  });
-  return unknown ? undefined : out;
-}
-
-function copySources(i: Instruction): { sources: string[]; dest: string } | undefined {
-  const copy = i as unknown as {
-    getFromFlag?: () => { getValue(): string | null } | null;
-    getJSONStrings?: () => Array<{ getJSONValue(): string }>;
-  };
-  // Sources from another stage or an image, and inline heredocs, are not in the build context.
-  if (copy.getFromFlag?.() || hasHeredoc(i)) return undefined;
-  const json = copy.getJSONStrings?.() ?? [];
-  const args =
-    json.length > 0 ? json.map((s) => s.getJSONValue()) : i.getArguments().map((a) => a.getValue());
-  if (args.length < 2) return undefined;
-  return { sources: args.slice(0, -1), dest: args[args.length - 1] as string };
-}
-
 const under = (path: string, root: string) => path === root || path.startsWith(`${root}/`);
 
-export function checkDockerfile(text: string, expect: DockerfileExpectations): DockerfileFindings {
-  const { globals, stages } = stagesOf(DockerfileParser.parse(text).getInstructions());
-  const problems: Finding[] = [];
-  const warnings: Finding[] = [];
-  const manifestCopies: DockerfileFindings["manifestCopies"] = [];
-  const globalArgs = argDeclarations(globals);
+type Stages = ReturnType<typeof stagesOf>;
+type GlobalArgs = ReturnType<typeof argDeclarations>;
+
+/** Each passed arg is declared where it is used, with BuildKit's scoping (an ARG before FROM reaches only FROM lines). */
+function checkPassedArgs(
+  { stages }: Stages,
+  globalArgs: GlobalArgs,
+  expect: DockerfileExpectations,
+  problems: Finding[],
+): void {
   const passed = Object.keys(expect.buildArgs).filter((name) => !PREDEFINED_ARGS.has(name));
   const firstLine = stages[0] ? lineOf(stages[0].from) : 1;
-
-  if (stages.length === 0) problems.push({ line: 1, message: "no FROM instruction" });
-
   for (const name of passed) {
     const usedByFrom = stages.filter((s) => s.from.getVariables().some((v) => v.getName() === name));
     const inStages = stages.filter((s) => argDeclarations(s.instructions).has(name));
@@ -154,7 +91,7 @@ export function checkDockerfile(text: string, expect: DockerfileExpectations): D
         });
       }
     }
-    // The base arg has its own, more precise rule below.
+    // The base arg has its own, more precise rule (checkBaseArg).
     if (global && inStages.length === 0 && usedByFrom.length === 0 && name !== expect.baseArg) {
       problems.push({
         line: global.line,
@@ -162,23 +99,69 @@ export function checkDockerfile(text: string, expect: DockerfileExpectations): D
       });
     }
   }
+}
 
-  if (expect.baseArg) {
-    const global = globalArgs.get(expect.baseArg);
-    const usedByFrom = stages.some((s) => s.from.getVariables().some((v) => v.getName() === expect.baseArg));
-    if (!global || !usedByFrom) {
-      problems.push({
-        line: global?.line ?? firstLine,
-        message: `no FROM \${${expect.baseArg}} with ARG ${expect.baseArg} declared before it: the base image's pushed digest would not be the base`,
-      });
-    } else if (global.value !== null) {
-      warnings.push({
-        line: global.line,
-        message: `ARG ${expect.baseArg} has a default (${global.value}); the stack always passes the base's pushed digest, so the default never wins a stack build`,
-      });
-    }
+/** The base arg is global and used by a FROM, or the pushed base digest would not be the base. */
+function checkBaseArg(
+  { stages }: Stages,
+  globalArgs: GlobalArgs,
+  baseArg: string,
+  problems: Finding[],
+  warnings: Finding[],
+): void {
+  const global = globalArgs.get(baseArg);
+  const usedByFrom = stages.some((s) => s.from.getVariables().some((v) => v.getName() === baseArg));
+  if (!global || !usedByFrom) {
+    problems.push({
+      line: global?.line ?? (stages[0] ? lineOf(stages[0].from) : 1),
+      message: `no FROM \${${baseArg}} with ARG ${baseArg} declared before it: the base image's pushed digest would not be the base`,
+    });
+  } else if (global.value !== null) {
+    warnings.push({
+      line: global.line,
+      message: `ARG ${baseArg} has a default (${global.value}); the stack always passes the base's pushed digest, so the default never wins a stack build`,
+    });
   }
+}
 
+/** One COPY/ADD source against what is staged: present, and a directory or a file as the copy expects. */
+function checkCopySource(
+  i: Instruction,
+  raw: string,
+  expanded: string,
+  dest: string,
+  expect: DockerfileExpectations,
+  problems: Finding[],
+): void {
+  const path = posix
+    .normalize(expanded)
+    .replace(/^\.\//, "")
+    .replace(/\/(\.)?$/, "");
+  const root = expect.stagedRoots.find((r) => under(path, r));
+  if (!root || /[*?[]/.test(path)) return;
+  const kind = expect.kind(path);
+  const wantsDir = /\/\.?$/.test(expanded);
+  // `COPY dir/config.yaml /x/config.yaml` means a file; `COPY plugins /plugins` may copy either, so
+  // only a same-named destination with an extension is read as a file.
+  const name = posix.basename(path);
+  const wantsFile =
+    !wantsDir && !dest.endsWith("/") && name === posix.basename(dest) && /.\.[^.]+$/.test(name);
+  const where = `${i.getKeyword()} ${raw}`;
+  if (!kind) problems.push({ line: lineOf(i), message: `${where}: ${path} is not staged` });
+  else if (wantsDir && kind !== "dir")
+    problems.push({ line: lineOf(i), message: `${where}: ${path} is staged as a file, not a directory` });
+  else if (wantsFile && kind !== "file")
+    problems.push({ line: lineOf(i), message: `${where}: ${path} is staged as a directory, not a file` });
+}
+
+/** Every COPY/ADD from the build context: staged sources checked, copies of the manifest collected. */
+function checkCopies(
+  { stages }: Stages,
+  globalArgs: GlobalArgs,
+  expect: DockerfileExpectations,
+  problems: Finding[],
+  manifestCopies: DockerfileFindings["manifestCopies"],
+): void {
   for (const stage of stages) {
     // What a COPY source expands to: passed values win over defaults, as in BuildKit.
     const values = new Map<string, string | undefined>();
@@ -199,32 +182,21 @@ export function checkDockerfile(text: string, expect: DockerfileExpectations): D
           .replace(/^\.\//, "")
           .replace(/\/(\.)?$/, "");
         if (expect.manifestPaths.includes(path)) manifestCopies.push({ line: lineOf(i), message: raw, path });
-        const root = expect.stagedRoots.find((r) => under(path, r));
-        if (!root || /[*?[]/.test(path)) continue;
-        const kind = expect.kind(path);
-        const wantsDir = /\/\.?$/.test(expanded);
-        // `COPY dir/config.yaml /x/config.yaml` means a file; `COPY plugins /plugins` may copy either, so
-        // only a same-named destination with an extension is read as a file.
-        const name = posix.basename(path);
-        const wantsFile =
-          !wantsDir &&
-          !copy.dest.endsWith("/") &&
-          name === posix.basename(copy.dest) &&
-          /.\.[^.]+$/.test(name);
-        const where = `${keyword} ${raw}`;
-        if (!kind) problems.push({ line: lineOf(i), message: `${where}: ${path} is not staged` });
-        else if (wantsDir && kind !== "dir")
-          problems.push({
-            line: lineOf(i),
-            message: `${where}: ${path} is staged as a file, not a directory`,
-          });
-        else if (wantsFile && kind !== "file")
-          problems.push({
-            line: lineOf(i),
-            message: `${where}: ${path} is staged as a directory, not a file`,
-          });
+        checkCopySource(i, raw, expanded, copy.dest, expect, problems);
       }
     }
   }
+}
+
+export function checkDockerfile(text: string, expect: DockerfileExpectations): DockerfileFindings {
+  const parsed = stagesOf(DockerfileParser.parse(text).getInstructions());
+  const globalArgs = argDeclarations(parsed.globals);
+  const problems: Finding[] = [];
+  const warnings: Finding[] = [];
+  const manifestCopies: DockerfileFindings["manifestCopies"] = [];
+  if (parsed.stages.length === 0) problems.push({ line: 1, message: "no FROM instruction" });
+  checkPassedArgs(parsed, globalArgs, expect, problems);
+  if (expect.baseArg) checkBaseArg(parsed, globalArgs, expect.baseArg, problems, warnings);
+  checkCopies(parsed, globalArgs, expect, problems, manifestCopies);
   return { problems, warnings, manifestCopies };
 }

@@ -12,6 +12,7 @@ import {
   ConfigError,
   parseStackSettings,
   type StackConfig,
+  type StackSettings,
   stackConfigSchema,
   TEMPLATES_DIR,
 } from "./config-schema";
@@ -45,11 +46,8 @@ export interface LoadedConfig {
   manifestText: string;
 }
 
-export function loadConfig(
-  env: NodeJS.ProcessEnv = process.env,
-  projectDir = process.cwd(),
-  all: Record<string, string> = pulumi.runtime.allConfig(),
-): LoadedConfig {
+/** The project's keys from Pulumi config, validated; an unknown key is an error beside the schema's own. */
+function readSettings(all: Record<string, string>): StackSettings {
   const raw: Record<string, unknown> = {};
   const unknown: string[] = [];
   const known = new Set(Object.keys(stackConfigSchema.shape));
@@ -60,7 +58,7 @@ export function loadConfig(
     if (known.has(key)) raw[key] = rawValue(text);
     else unknown.push(`${fullKey}: unknown key (expected one of ${[...known].join(", ")})`);
   }
-  let settings: ReturnType<typeof parseStackSettings>;
+  let settings: StackSettings;
   try {
     settings = parseStackSettings(raw);
   } catch (err) {
@@ -68,10 +66,18 @@ export function loadConfig(
     throw err;
   }
   if (unknown.length > 0) throw new ConfigError(unknown);
+  return settings;
+}
 
-  const sourceRootPath = resolve(projectDir, settings.sourceRoot);
-  // Where the commit comes from, in order: explicit config, the CI's own variable (GitHub and Gitea
-  // Actions both set GITHUB_SHA), the source checkout itself.
+/**
+ * The commit being built and its time. Where the commit comes from, in order: explicit config, the CI's own
+ * variable (GitHub and Gitea Actions both set GITHUB_SHA), the source checkout itself.
+ */
+function readCommit(
+  settings: StackSettings,
+  env: NodeJS.ProcessEnv,
+  sourceRootPath: string,
+): { gitSha: string; sourceDateEpoch?: number } {
   const gitSha = settings.gitSha ?? env.GITHUB_SHA ?? git(["rev-parse", "HEAD"], sourceRootPath);
   if (!gitSha || !COMMIT_SHA_RE.test(gitSha)) {
     throw new ConfigError([
@@ -94,23 +100,36 @@ export function loadConfig(
         ),
       );
   }
+  return { gitSha, sourceDateEpoch };
+}
 
-  const manifestPath = resolve(projectDir, settings.manifest);
+/** The template manifest, read and validated; its problems become config errors naming the file. */
+function readManifest(settings: StackSettings, projectDir: string): { manifest: Manifest; text: string } {
   let text: string;
   try {
-    text = readFileSync(manifestPath, "utf8");
+    text = readFileSync(resolve(projectDir, settings.manifest), "utf8");
   } catch (err) {
     throw new ConfigError([
       `${PROJECT}:manifest: cannot read ${settings.manifest} (${(err as NodeJS.ErrnoException).code})`,
     ]);
   }
-  let manifest: Manifest;
   try {
-    manifest = parseManifest(text, settings.manifest);
+    return { manifest: parseManifest(text, settings.manifest), text };
   } catch (err) {
     if (err instanceof ManifestError) throw new ConfigError(err.message.split("\n"));
     throw err;
   }
+}
+
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  projectDir = process.cwd(),
+  all: Record<string, string> = pulumi.runtime.allConfig(),
+): LoadedConfig {
+  const settings = readSettings(all);
+  const sourceRootPath = resolve(projectDir, settings.sourceRoot);
+  const commit = readCommit(settings, env, sourceRootPath);
+  const { manifest, text } = readManifest(settings, projectDir);
 
   // "file:<relative path>" (no //) names a directory of git repos relative to this project: the local
   // stack's sample repos, which live in a different absolute place on every machine.
@@ -122,9 +141,8 @@ export function loadConfig(
     manifestText: text,
     config: {
       ...settings,
+      ...commit,
       gitBaseUrl,
-      gitSha,
-      sourceDateEpoch,
       gitToken: env.MOLECULE_GITEA_TOKEN || undefined,
       githubToken: env.MOLECULE_GITHUB_TOKEN || undefined,
       sourceRootPath,

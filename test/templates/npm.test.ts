@@ -32,12 +32,12 @@ afterAll(async () => {
 });
 
 /**
- * The command the README's "Staging templates" section shows, up to its first option: what a user
+ * The command the README's "Templates" section shows, up to its first option: what a user
  * copies. Read from the README itself, so the test runs whatever the documentation says.
  */
 async function documentedCommand(): Promise<string[]> {
   const readme = await readFile(path.join(PROJECT, "README.md"), "utf8");
-  const section = readme.slice(readme.indexOf("## Staging templates"));
+  const section = readme.slice(readme.indexOf("## Templates (`npm run stage`)"));
   const line = /```\n(.*)\n/.exec(section)?.[1] ?? "";
   const words = line.split(/\s+/);
   const command = words.slice(0, words.indexOf("--manifest"));
