@@ -39,8 +39,8 @@ import { readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { retryAfterMs } from "../retry/retry-after";
-import { CACHE_TAG, CheckError, type RegistryBackend, type RepositoryFacts } from "./types";
+import { retryAfterMs } from "../../retry/retry-after";
+import { CACHE_TAG, CheckError, type RegistryBackend, type RepositoryFacts } from "../types";
 
 /**
  * Every manifest type we can read. Registries pick the representation from Accept: 2.8.2 answers an OCI
