@@ -35,12 +35,10 @@
 
 import { createHash } from "node:crypto";
 import { setMaxListeners } from "node:events";
-import { readFile } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { retryAfterMs } from "../../retry/retry-after";
 import { CACHE_TAG, CheckError, type RegistryBackend, type RepositoryFacts } from "../types";
+import { type Credentials, type DockerAuth, defaultDockerConfigPath, readDockerAuth } from "./docker-config";
 
 /**
  * Every manifest type we can read. Registries pick the representation from Accept: 2.8.2 answers an OCI
@@ -111,19 +109,6 @@ export interface OciBackendOptions {
   maxRetryAfterMs?: number;
 }
 
-interface Credentials {
-  username: string;
-  password: string;
-}
-
-interface DockerAuth {
-  credentials?: Credentials;
-  /** Where they came from, for messages (the file, never its content). */
-  source: string;
-  /** The config names a credential helper for this host, which this backend does not run. */
-  helper?: string;
-}
-
 interface Reply {
   status: number;
   headers: Headers;
@@ -181,9 +166,7 @@ export class OciBackend implements RegistryBackend {
   constructor(host: string, opts: OciBackendOptions = {}) {
     this.host = host;
     this.baseUrl = `${isLoopback(host) ? "http" : "https"}://${host}`;
-    this.dockerConfigPath =
-      opts.dockerConfigPath ??
-      path.join(process.env.DOCKER_CONFIG || path.join(os.homedir(), ".docker"), "config.json");
+    this.dockerConfigPath = opts.dockerConfigPath ?? defaultDockerConfigPath();
     this.timeoutMs = opts.timeoutMs ?? OCI_DEFAULTS.timeoutMs;
     this.attempts = Math.max(1, opts.attempts ?? OCI_DEFAULTS.attempts);
     this.concurrency = Math.max(1, opts.concurrency ?? OCI_DEFAULTS.concurrency);
@@ -765,67 +748,6 @@ export function nextLink(header: string | null, base: URL): URL | undefined {
     if (rels.includes("next")) return new URL(part[1] ?? "", base);
   }
   return undefined;
-}
-
-async function readDockerAuth(file: string, host: string): Promise<DockerAuth> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { source: `${file} (absent)` };
-    throw new CheckError(
-      `OCI registry ${host}: cannot read Docker config ${file}: ${(err as Error).message}`,
-    );
-  }
-  let config: {
-    auths?: Record<string, { auth?: unknown; username?: unknown; password?: unknown }>;
-    credsStore?: unknown;
-    credHelpers?: Record<string, unknown>;
-  };
-  try {
-    config = JSON.parse(text);
-  } catch {
-    // Not the parser's message: it can quote the file's content.
-    throw new CheckError(`OCI registry ${host}: Docker config ${file} is not valid JSON`);
-  }
-  const wanted = registryKeys(host);
-  const entry = Object.entries(config.auths ?? {}).find(([key]) => wanted.has(normalizeAuthKey(key)))?.[1];
-  const helper = Object.entries(config.credHelpers ?? {}).find(([key]) =>
-    wanted.has(normalizeAuthKey(key)),
-  )?.[1];
-  const result: DockerAuth = { source: file };
-  if (typeof helper === "string") result.helper = helper;
-  else if (typeof config.credsStore === "string" && !entry) result.helper = config.credsStore;
-  if (entry) {
-    if (typeof entry.auth === "string" && entry.auth !== "") {
-      const decoded = Buffer.from(entry.auth, "base64").toString("utf8");
-      const colon = decoded.indexOf(":");
-      if (colon < 0) {
-        throw new CheckError(
-          `OCI registry ${host}: the "auth" for ${host} in ${file} is not base64 of user:password`,
-        );
-      }
-      result.credentials = { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
-    } else if (typeof entry.username === "string" && typeof entry.password === "string") {
-      result.credentials = { username: entry.username, password: entry.password };
-    }
-  }
-  return result;
-}
-
-/** Docker writes auths keys as `host`, `https://host` or `https://host/v1/`. */
-function normalizeAuthKey(key: string): string {
-  return key
-    .replace(/^[a-z]+:\/\//i, "")
-    .replace(/\/.*$/, "")
-    .toLowerCase();
-}
-
-function registryKeys(host: string): Set<string> {
-  const h = host.toLowerCase();
-  // Docker Hub's API host differs from the name `docker login` stores credentials under.
-  if (h === "registry-1.docker.io" || h === "docker.io") return new Set([h, "index.docker.io"]);
-  return new Set([h]);
 }
 
 function basicHeader(c: Credentials): string {
