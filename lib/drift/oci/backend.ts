@@ -33,42 +33,26 @@
  * caller's signal (the drift check's deadline) aborts everything else: pagination, token fetches, backoff.
  */
 
-import { createHash } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import { retryAfterMs } from "../../retry/retry-after";
 import { CACHE_TAG, CheckError, type RegistryBackend, type RepositoryFacts } from "../types";
+import { describeErrors, errorCodes, parseJson, sha256Digest, verifyDigest } from "./body";
 import { type Credentials, type DockerAuth, defaultDockerConfigPath, readDockerAuth } from "./docker-config";
-
-/**
- * Every manifest type we can read. Registries pick the representation from Accept: 2.8.2 answers an OCI
- * manifest requested without the OCI type with 404, and down-converts a Docker schema2 manifest fetched
- * without its type to a signed schema1 one, whose digest differs from the pushed one.
- */
-export const MANIFEST_ACCEPT = [
-  "application/vnd.oci.image.index.v1+json",
-  "application/vnd.oci.image.manifest.v1+json",
-  "application/vnd.docker.distribution.manifest.list.v2+json",
-  "application/vnd.docker.distribution.manifest.v2+json",
-].join(", ");
-
-const INDEX_TYPES = new Set([
-  "application/vnd.oci.image.index.v1+json",
-  "application/vnd.docker.distribution.manifest.list.v2+json",
-]);
-const IMAGE_TYPES = new Set([
-  "application/vnd.oci.image.manifest.v1+json",
-  "application/vnd.docker.distribution.manifest.v2+json",
-]);
-const SCHEMA1_TYPES = new Set([
-  "application/vnd.docker.distribution.manifest.v1+json",
-  "application/vnd.docker.distribution.manifest.v1+prettyjws",
-]);
+import {
+  configDigest,
+  createdDate,
+  DIGEST_RE,
+  firstImage,
+  MANIFEST_ACCEPT,
+  type ManifestKind,
+  manifestKind,
+  schema1Created,
+} from "./media-types";
 
 // The distribution spec's grammar. Checked up front because URL parsing would silently resolve a `..`
 // segment in a repository name to some other path.
 const REPOSITORY_RE = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/;
-const DIGEST_RE = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
 
 const USER_AGENT = "molecule-images-drift";
 /** Index nesting we follow before calling an image's date unknown (real indexes are one level deep). */
@@ -135,7 +119,7 @@ interface Challenge {
 }
 
 interface Manifest {
-  mediaType: string;
+  kind: ManifestKind;
   json: Record<string, unknown>;
 }
 
@@ -349,7 +333,7 @@ export class OciBackend implements RegistryBackend {
     const get = await this.request("GET", url, pullScope(repository), getCtx, MANIFEST_ACCEPT);
     if (get.status === 404) return undefined;
     if (get.status !== 200) throw this.statusError(get, getCtx);
-    const computed = `sha256:${createHash("sha256").update(get.body).digest("hex")}`;
+    const computed = sha256Digest(get.body);
     fetched.set(computed, get.body);
     return computed;
   }
@@ -367,35 +351,25 @@ export class OciBackend implements RegistryBackend {
     if (this.created.has(key)) return this.created.get(key) ?? null;
     const result = await (async (): Promise<Date | null> => {
       const manifest = await run(() => this.manifest(repository, digest, fetched, io));
-      const { mediaType, json } = manifest;
-      if (INDEX_TYPES.has(mediaType)) {
+      const { kind, json } = manifest;
+      if (kind === "index") {
         if (depth >= MAX_INDEX_DEPTH) return null;
         const child = firstImage(json.manifests);
         if (!child) return null;
         return await this.imageCreated(repository, child, run, fetched, io, depth + 1);
       }
-      if (IMAGE_TYPES.has(mediaType)) {
-        const config = json.config as { digest?: unknown } | undefined;
-        const ctx: Ctx = { repository, what: `read manifest ${digest}`, ...io };
-        if (typeof config?.digest !== "string" || !DIGEST_RE.test(config.digest)) {
-          throw this.fail(ctx, "the manifest has no config digest");
+      if (kind === "image") {
+        const config = configDigest(json);
+        if (config === undefined) {
+          throw this.fail(
+            { repository, what: `read manifest ${digest}` },
+            "the manifest has no config digest",
+          );
         }
-        const configDigest = config.digest;
-        const blob = await run(() => this.configBlob(repository, digest, configDigest, io));
+        const blob = await run(() => this.configBlob(repository, digest, config, io));
         return createdDate(blob.created);
       }
-      if (SCHEMA1_TYPES.has(mediaType)) {
-        // Schema 1 keeps each layer's config as a JSON string; the first entry is the image's own.
-        const history = json.history as Array<{ v1Compatibility?: unknown }> | undefined;
-        const v1 = history?.[0]?.v1Compatibility;
-        if (typeof v1 !== "string") return null;
-        try {
-          return createdDate((JSON.parse(v1) as { created?: unknown }).created);
-        } catch {
-          return null;
-        }
-      }
-      // An artifact or an unknown format: no image date to read.
+      if (kind === "schema1") return schema1Created(json);
       return null;
     })();
     this.created.set(key, result);
@@ -423,14 +397,7 @@ export class OciBackend implements RegistryBackend {
       contentType = reply.headers.get("content-type");
     }
     const json = parseJson(body, () => this.fail(ctx, "the manifest is not JSON"));
-    let mediaType = typeof json.mediaType === "string" ? json.mediaType : (contentType?.split(";")[0] ?? "");
-    // OCI made `mediaType` optional in manifests: fall back on their shape.
-    if (!INDEX_TYPES.has(mediaType) && !IMAGE_TYPES.has(mediaType) && !SCHEMA1_TYPES.has(mediaType)) {
-      if (Array.isArray(json.manifests)) mediaType = "application/vnd.oci.image.index.v1+json";
-      else if (json.config && typeof json.config === "object")
-        mediaType = "application/vnd.oci.image.manifest.v1+json";
-    }
-    return { mediaType, json };
+    return { kind: manifestKind(json, contentType), json };
   }
 
   private async configBlob(
@@ -756,57 +723,6 @@ function basicHeader(c: Credentials): string {
 
 function pullScope(repository: string): string {
   return `repository:${repository}:pull`;
-}
-
-/** The first platform image of an index; BuildKit attestation manifests are listed alongside images. */
-function firstImage(manifests: unknown): string | undefined {
-  if (!Array.isArray(manifests)) return undefined;
-  for (const m of manifests as Array<{ digest?: unknown; annotations?: Record<string, unknown> }>) {
-    if (m?.annotations?.["vnd.docker.reference.type"] === "attestation-manifest") continue;
-    if (typeof m?.digest === "string" && DIGEST_RE.test(m.digest)) return m.digest;
-  }
-  return undefined;
-}
-
-/** A config `created` as a date, or null when absent, unparsable, or Go's zero time (meaning unset). */
-function createdDate(value: unknown): Date | null {
-  if (typeof value !== "string") return null;
-  const date = new Date(value);
-  if (Number.isNaN(date.getTime()) || date.getUTCFullYear() <= 1) return null;
-  return date;
-}
-
-function verifyDigest(body: Buffer, digest: string, fail: () => Error): void {
-  const [algorithm, hex] = digest.split(":");
-  // Only sha256/sha512 can be checked with what node ships; others are taken on trust.
-  if (algorithm !== "sha256" && algorithm !== "sha512") return;
-  if (createHash(algorithm).update(body).digest("hex") !== hex) throw fail();
-}
-
-function parseJson(body: Buffer, fail: () => Error): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(body.toString("utf8"));
-  } catch {
-    throw fail();
-  }
-  if (value === null || typeof value !== "object" || Array.isArray(value)) throw fail();
-  return value as Record<string, unknown>;
-}
-
-/** The codes of a distribution error body ({"errors":[{"code":...}]}), if it is one. */
-function errorCodes(body: Buffer): string[] {
-  try {
-    const json = JSON.parse(body.toString("utf8")) as { errors?: Array<{ code?: unknown }> };
-    return (json.errors ?? []).map((e) => e.code).filter((c): c is string => typeof c === "string");
-  } catch {
-    return [];
-  }
-}
-
-function describeErrors(body: Buffer): string {
-  const codes = errorCodes(body);
-  return codes.length > 0 ? ` (${codes.join(", ")})` : "";
 }
 
 function describeNetworkError(err: unknown): string {

@@ -2,7 +2,6 @@
 export {
   isLatestTag,
   isLoopback,
-  MANIFEST_ACCEPT,
   MAX_LATEST_TAGS,
   nextLink,
   OCI_DEFAULTS,
@@ -11,3 +10,4 @@ export {
   parseChallenges,
   RESOLVE_ALL_MAX_TAGS,
 } from "./backend";
+export { MANIFEST_ACCEPT } from "./media-types";
