@@ -34,11 +34,11 @@
  */
 
 import { setMaxListeners } from "node:events";
-import { setTimeout as sleep } from "node:timers/promises";
-import { retryAfterMs } from "../../retry/retry-after";
 import { CACHE_TAG, CheckError, type RegistryBackend, type RepositoryFacts } from "../types";
-import { describeErrors, errorCodes, parseJson, sha256Digest, verifyDigest } from "./body";
+import { errorCodes, parseJson, sha256Digest, verifyDigest } from "./body";
+import { type Ctx, failure, follow, type Io, NEVER, statusFailure, unexpectedFailure } from "./context";
 import { type Credentials, type DockerAuth, defaultDockerConfigPath, readDockerAuth } from "./docker-config";
+import { type FetchPolicy, fetchRetrying, GaveUp, type Reply } from "./fetch";
 import {
   configDigest,
   createdDate,
@@ -54,7 +54,6 @@ import {
 // segment in a repository name to some other path.
 const REPOSITORY_RE = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/;
 
-const USER_AGENT = "molecule-images-drift";
 /** Index nesting we follow before calling an image's date unknown (real indexes are one level deep). */
 const MAX_INDEX_DEPTH = 3;
 /** Pages of tags or catalog we follow; a registry sending more is looping. */
@@ -93,26 +92,6 @@ export interface OciBackendOptions {
   maxRetryAfterMs?: number;
 }
 
-interface Reply {
-  status: number;
-  headers: Headers;
-  body: Buffer;
-}
-
-/** What a request is for, so failures can say so. */
-interface Ctx extends Io {
-  repository?: string;
-  what: string;
-}
-
-/** The signals a request obeys. */
-interface Io {
-  /** Aborts this operation's requests (the first failure of a describe(), or the caller's deadline). */
-  signal: AbortSignal;
-  /** The caller's signal alone, for work shared between operations (a token fetch). */
-  shared: AbortSignal;
-}
-
 interface Challenge {
   scheme: string;
   params: Record<string, string>;
@@ -128,12 +107,8 @@ export class OciBackend implements RegistryBackend {
   /** http://host for loopback registries, https://host otherwise. */
   readonly baseUrl: string;
   private readonly dockerConfigPath: string;
-  private readonly timeoutMs: number;
-  private readonly attempts: number;
+  private readonly policy: FetchPolicy;
   private readonly concurrency: number;
-  private readonly retryBaseMs: number;
-  private readonly maxRetryAfterMs: number;
-  private readonly fetchImpl: typeof fetch;
 
   private auth: Promise<DockerAuth> | undefined;
   /** Learnt from the first 401: how this registry wants to be authenticated. */
@@ -151,12 +126,14 @@ export class OciBackend implements RegistryBackend {
     this.host = host;
     this.baseUrl = `${isLoopback(host) ? "http" : "https"}://${host}`;
     this.dockerConfigPath = opts.dockerConfigPath ?? defaultDockerConfigPath();
-    this.timeoutMs = opts.timeoutMs ?? OCI_DEFAULTS.timeoutMs;
-    this.attempts = Math.max(1, opts.attempts ?? OCI_DEFAULTS.attempts);
+    this.policy = {
+      fetch: opts.fetch ?? fetch,
+      timeoutMs: opts.timeoutMs ?? OCI_DEFAULTS.timeoutMs,
+      attempts: Math.max(1, opts.attempts ?? OCI_DEFAULTS.attempts),
+      retryBaseMs: opts.retryBaseMs ?? OCI_DEFAULTS.retryBaseMs,
+      maxRetryAfterMs: opts.maxRetryAfterMs ?? OCI_DEFAULTS.maxRetryAfterMs,
+    };
     this.concurrency = Math.max(1, opts.concurrency ?? OCI_DEFAULTS.concurrency);
-    this.retryBaseMs = opts.retryBaseMs ?? OCI_DEFAULTS.retryBaseMs;
-    this.maxRetryAfterMs = opts.maxRetryAfterMs ?? OCI_DEFAULTS.maxRetryAfterMs;
-    this.fetchImpl = opts.fetch ?? fetch;
   }
 
   async describe(repository: string, tags: string[], outer?: AbortSignal): Promise<RepositoryFacts> {
@@ -456,7 +433,7 @@ export class OciBackend implements RegistryBackend {
   ): Promise<Reply> {
     // Up to two challenges per request: the first teaches the scheme, the second renews an expired token.
     for (let round = 0; ; round++) {
-      const headers: Record<string, string> = { "user-agent": USER_AGENT };
+      const headers: Record<string, string> = {};
       if (accept) headers.accept = accept;
       const authorization = await this.authorization(scope, ctx);
       if (authorization) headers.authorization = authorization;
@@ -539,7 +516,7 @@ export class OciBackend implements RegistryBackend {
     }
     if (bearer.service) realm.searchParams.set("service", bearer.service);
     if (scope) realm.searchParams.set("scope", scope);
-    const headers: Record<string, string> = { "user-agent": USER_AGENT };
+    const headers: Record<string, string> = {};
     const { credentials } = await this.dockerAuth();
     if (credentials) {
       // A password in clear text over the network is a leak, whatever the registry asks for.
@@ -565,63 +542,18 @@ export class OciBackend implements RegistryBackend {
     return token;
   }
 
-  /**
-   * fetch with a deadline per try covering the headers and the whole body, retrying 429, 5xx, network
-   * errors and timeouts. Reads the body.
-   *
-   * The deadline is a timer calling abort() on a controller of this attempt, cleared when the attempt ends:
-   * the event loop holds a pending timer strongly. Not AbortSignal.any([signal, AbortSignal.timeout()]):
-   * Node 20 can garbage-collect that timeout signal, and a registry that never answers then hangs the
-   * check for good.
-   */
+  /** A request retried as the options say; a request that gave up is a CheckError saying why. */
   private async retrying(
     method: string,
     url: URL,
     headers: Record<string, string>,
     ctx: Ctx,
   ): Promise<Reply> {
-    let failure = "";
-    for (let attempt = 1; attempt <= this.attempts; attempt++) {
-      ctx.signal.throwIfAborted();
-      let wait: number | undefined;
-      const attemptAbort = new AbortController();
-      let timedOut = false;
-      let answered: number | undefined;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        attemptAbort.abort(new DOMException(`no answer within ${this.timeoutMs} ms`, "TimeoutError"));
-      }, this.timeoutMs);
-      const unfollow = follow(ctx.signal, attemptAbort);
-      try {
-        const res = await this.fetchImpl(url, { method, headers, signal: attemptAbort.signal });
-        answered = res.status;
-        // The body is read inside the try and under the same deadline: a timeout, a trickle or a reset
-        // while reading it is retried too.
-        const body = method === "HEAD" ? Buffer.alloc(0) : Buffer.from(await res.arrayBuffer());
-        if (res.status !== 429 && res.status < 500) return { status: res.status, headers: res.headers, body };
-        failure = `HTTP ${res.status}${describeErrors(body)}`;
-        wait = retryAfterMs(res.headers.get("retry-after"), this.maxRetryAfterMs);
-      } catch (err) {
-        if (ctx.signal.aborted) throw ctx.signal.reason ?? err;
-        if (timedOut) {
-          failure =
-            answered === undefined
-              ? `timed out: no answer within ${this.timeoutMs} ms`
-              : `timed out: the body did not arrive within ${this.timeoutMs} ms (HTTP ${answered} headers did)`;
-        } else failure = describeNetworkError(err);
-      } finally {
-        clearTimeout(timer);
-        unfollow();
-      }
-      if (attempt < this.attempts) {
-        const backoff = this.retryBaseMs * 2 ** (attempt - 1) * (0.75 + Math.random() * 0.5);
-        await sleep(wait ?? backoff, undefined, { signal: ctx.signal }).catch((err: unknown) => {
-          throw ctx.signal.reason ?? err;
-        });
-      }
+    try {
+      return await fetchRetrying(this.policy, method, url, headers, ctx.signal);
+    } catch (err) {
+      throw err instanceof GaveUp ? this.fail(ctx, err.message) : err;
     }
-    const tries = this.attempts === 1 ? "1 attempt" : `${this.attempts} attempts`;
-    throw this.fail(ctx, `${method} ${url.pathname}: ${failure} after ${tries}`);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -632,11 +564,8 @@ export class OciBackend implements RegistryBackend {
     return new URL(pathAndQuery, this.baseUrl);
   }
 
-  /** Whatever went wrong, the caller gets "could not check", never an ok built on a partial answer. */
   private asCheckError(err: unknown, repository: string | undefined, what: string): CheckError {
-    if (err instanceof CheckError) return err;
-    const reason = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-    return this.fail({ repository, what }, `unexpected failure: ${reason}`);
+    return unexpectedFailure(this.host, err, repository, what);
   }
 
   private checkRepository(repository: string): void {
@@ -648,13 +577,11 @@ export class OciBackend implements RegistryBackend {
   }
 
   private fail(ctx: Pick<Ctx, "repository" | "what">, reason: string): CheckError {
-    const where = ctx.repository ? `, repository ${ctx.repository}` : "";
-    return new CheckError(`OCI registry ${this.host}${where}: ${ctx.what}: ${reason}`);
+    return failure(this.host, ctx, reason);
   }
 
   private statusError(reply: Reply, ctx: Ctx): CheckError {
-    const hint = reply.status === 403 ? " (access denied)" : "";
-    return this.fail(ctx, `unexpected HTTP ${reply.status}${hint}${describeErrors(reply.body)}`);
+    return statusFailure(this.host, reply, ctx);
   }
 
   /** An auth failure, saying where credentials would come from (never what they are). */
@@ -725,22 +652,6 @@ function pullScope(repository: string): string {
   return `repository:${repository}:pull`;
 }
 
-function describeNetworkError(err: unknown): string {
-  const cause = (err as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
-  if (cause && typeof cause.code === "string") {
-    const names: Record<string, string> = {
-      ECONNREFUSED: "connection refused",
-      ECONNRESET: "connection reset",
-      ENOTFOUND: "host not found",
-      EAI_AGAIN: "DNS lookup failed",
-      ETIMEDOUT: "connection timed out",
-      UND_ERR_SOCKET: "connection closed",
-    };
-    return `${names[cause.code] ?? "network error"} (${cause.code})`;
-  }
-  return `network error (${err instanceof Error ? err.message : String(err)})`;
-}
-
 /** Which tags a describe() resolves, and which of those date the repository. */
 interface TagPlan {
   resolve: string[];
@@ -779,21 +690,6 @@ function someTags(names: string[], wanted: string[]): TagPlan {
     if (probe !== undefined) inspect.add(probe);
   }
   return { resolve: [...inspect], dated };
-}
-
-/** A signal that never aborts: the default when the caller gives none. */
-const NEVER = new AbortController().signal;
-
-/** Aborts `to` when `from` aborts (at once if it already has); returns the undo, to call when done. */
-function follow(from: AbortSignal | undefined, to: AbortController): () => void {
-  if (!from) return () => {};
-  if (from.aborted) {
-    to.abort(from.reason);
-    return () => {};
-  }
-  const onAbort = () => to.abort(from.reason);
-  from.addEventListener("abort", onAbort, { once: true });
-  return () => from.removeEventListener("abort", onAbort);
 }
 
 type Run = <T>(fn: () => Promise<T>) => Promise<T>;
