@@ -14,6 +14,7 @@
  * `gitea-actions` under Gitea Actions. Both are names no user can register on their forge.
  */
 import { setTimeout as sleep } from "node:timers/promises";
+import { nextLink } from "../http/link";
 import { retryAfterMs } from "../retry/retry-after";
 import { maskText } from "./secrets";
 
@@ -109,18 +110,6 @@ const HINTS: Record<number, string> = {
   403: "the token may not do this: the workflow needs `permissions: pull-requests: write` on GitHub (a PR from a fork only gets a read-only token), or a token with issue write access on Gitea",
   404: "no such repository or pull request, or the token cannot see it",
 };
-
-/** The `rel="next"` target of an RFC 8288 Link header, if any. */
-export function nextLink(header: string | null): string | undefined {
-  if (!header) return undefined;
-  for (const part of header.split(/,(?=\s*<)/)) {
-    const m = /<([^>]*)>((?:\s*;\s*[^;]+)*)/.exec(part.trim());
-    if (!m) continue;
-    const rel = /;\s*rel="?([^";]+)"?/i.exec(m[2] ?? "");
-    if (rel?.[1]?.split(/\s+/).includes("next")) return m[1];
-  }
-  return undefined;
-}
 
 export function parseRepository(repository: string): { owner: string; name: string } {
   const m = /^([A-Za-z0-9][A-Za-z0-9_.-]*)\/([A-Za-z0-9][A-Za-z0-9_.-]*)$/.exec(repository);
@@ -323,9 +312,8 @@ export class ForgeClient {
       );
       if (found) return found;
       const link = headers.get("link");
-      const next = nextLink(link);
-      if (next) {
-        const nextUrl = new URL(next, url);
+      const nextUrl = nextLink(link, url);
+      if (nextUrl) {
         if (nextUrl.origin !== this.base.origin) {
           throw new ForgeError(
             `GET ${url.pathname}`,

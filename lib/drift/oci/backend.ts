@@ -36,9 +36,9 @@
 import { setMaxListeners } from "node:events";
 import { CACHE_TAG, CheckError, type RegistryBackend, type RepositoryFacts } from "../types";
 import { errorCodes, parseJson, sha256Digest, verifyDigest } from "./body";
-import { type Ctx, failure, follow, type Io, NEVER, statusFailure, unexpectedFailure } from "./context";
-import { type Credentials, type DockerAuth, defaultDockerConfigPath, readDockerAuth } from "./docker-config";
-import { type FetchPolicy, fetchRetrying, GaveUp, type Reply } from "./fetch";
+import { pullScope, RegistryClient } from "./client";
+import { type Ctx, follow, type Io, NEVER, unexpectedFailure } from "./context";
+import { defaultDockerConfigPath } from "./docker-config";
 import {
   configDigest,
   createdDate,
@@ -49,6 +49,7 @@ import {
   manifestKind,
   schema1Created,
 } from "./media-types";
+import { pages } from "./pages";
 
 // The distribution spec's grammar. Checked up front because URL parsing would silently resolve a `..`
 // segment in a repository name to some other path.
@@ -56,8 +57,6 @@ const REPOSITORY_RE = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?
 
 /** Index nesting we follow before calling an image's date unknown (real indexes are one level deep). */
 const MAX_INDEX_DEPTH = 3;
-/** Pages of tags or catalog we follow; a registry sending more is looping. */
-const MAX_PAGES = 10_000;
 /**
  * Up to this many listed tags, describe() resolves every one (a HEAD each): an exact image count and the
  * newest push over every tagged image. Above, it resolves the tags asked for and the latest ones only.
@@ -92,11 +91,6 @@ export interface OciBackendOptions {
   maxRetryAfterMs?: number;
 }
 
-interface Challenge {
-  scheme: string;
-  params: Record<string, string>;
-}
-
 interface Manifest {
   kind: ManifestKind;
   json: Record<string, unknown>;
@@ -106,16 +100,8 @@ export class OciBackend implements RegistryBackend {
   readonly host: string;
   /** http://host for loopback registries, https://host otherwise. */
   readonly baseUrl: string;
-  private readonly dockerConfigPath: string;
-  private readonly policy: FetchPolicy;
+  private readonly client: RegistryClient;
   private readonly concurrency: number;
-
-  private auth: Promise<DockerAuth> | undefined;
-  /** Learnt from the first 401: how this registry wants to be authenticated. */
-  private bearer: { realm: string; service?: string } | undefined;
-  private basic = false;
-  /** Bearer tokens by request scope; a promise, so concurrent requests share one token fetch. */
-  private readonly tokens = new Map<string, Promise<string>>();
   /**
    * Image dates found so far, by repository@digest: manifests and blobs are immutable, so this never goes
    * stale. Settled values only: an in-flight lookup belongs to one describe() and dies with its abort.
@@ -124,15 +110,14 @@ export class OciBackend implements RegistryBackend {
 
   constructor(host: string, opts: OciBackendOptions = {}) {
     this.host = host;
-    this.baseUrl = `${isLoopback(host) ? "http" : "https"}://${host}`;
-    this.dockerConfigPath = opts.dockerConfigPath ?? defaultDockerConfigPath();
-    this.policy = {
+    this.client = new RegistryClient(host, opts.dockerConfigPath ?? defaultDockerConfigPath(), {
       fetch: opts.fetch ?? fetch,
       timeoutMs: opts.timeoutMs ?? OCI_DEFAULTS.timeoutMs,
       attempts: Math.max(1, opts.attempts ?? OCI_DEFAULTS.attempts),
       retryBaseMs: opts.retryBaseMs ?? OCI_DEFAULTS.retryBaseMs,
       maxRetryAfterMs: opts.maxRetryAfterMs ?? OCI_DEFAULTS.maxRetryAfterMs,
-    };
+    });
+    this.baseUrl = this.client.baseUrl;
     this.concurrency = Math.max(1, opts.concurrency ?? OCI_DEFAULTS.concurrency);
   }
 
@@ -227,13 +212,13 @@ export class OciBackend implements RegistryBackend {
   private async catalog(prefix: string, io: Io): Promise<string[]> {
     const ctx: Ctx = { what: "list repositories (GET /v2/_catalog)", ...io };
     const names = new Set<string>();
-    for await (const reply of this.pages("/v2/_catalog", "registry:catalog:*", ctx)) {
-      if (reply.status !== 200) throw this.statusError(reply, ctx);
-      const json = parseJson(reply.body, () => this.fail(ctx, "the answer is not JSON"));
+    for await (const reply of pages(this.client, "/v2/_catalog", "registry:catalog:*", ctx)) {
+      if (reply.status !== 200) throw this.client.statusError(reply, ctx);
+      const json = parseJson(reply.body, () => this.client.fail(ctx, "the answer is not JSON"));
       const repos = json.repositories;
       if (repos === null || repos === undefined) continue;
       if (!Array.isArray(repos) || !repos.every((r) => typeof r === "string")) {
-        throw this.fail(ctx, "`repositories` is not a list of names");
+        throw this.client.fail(ctx, "`repositories` is not a list of names");
       }
       for (const r of repos) if (r.startsWith(prefix)) names.add(r);
     }
@@ -248,17 +233,17 @@ export class OciBackend implements RegistryBackend {
   private async listTags(repository: string, io: Io): Promise<string[] | null> {
     const ctx: Ctx = { repository, what: "list tags", ...io };
     const tags: string[] = [];
-    for await (const reply of this.pages(`/v2/${repository}/tags/list`, pullScope(repository), ctx)) {
+    for await (const reply of pages(this.client, `/v2/${repository}/tags/list`, pullScope(repository), ctx)) {
       if (reply.status === 404) {
         if (errorCodes(reply.body).includes("NAME_UNKNOWN")) return null;
-        throw this.statusError(reply, ctx);
+        throw this.client.statusError(reply, ctx);
       }
-      if (reply.status !== 200) throw this.statusError(reply, ctx);
-      const json = parseJson(reply.body, () => this.fail(ctx, "the answer is not JSON"));
+      if (reply.status !== 200) throw this.client.statusError(reply, ctx);
+      const json = parseJson(reply.body, () => this.client.fail(ctx, "the answer is not JSON"));
       // 2.8.2 answers `"tags": null` once the last tagged manifest is deleted: the repository still exists.
       if (json.tags === null || json.tags === undefined) continue;
       if (!Array.isArray(json.tags) || !json.tags.every((t) => typeof t === "string")) {
-        throw this.fail(ctx, "`tags` is not a list of names");
+        throw this.client.fail(ctx, "`tags` is not a list of names");
       }
       tags.push(...json.tags);
     }
@@ -279,7 +264,7 @@ export class OciBackend implements RegistryBackend {
     if (inconsistent.length > 0) {
       const n = inconsistent.length;
       const named = inconsistent.slice(0, 5).join(", ") + (n > 5 ? `, and ${n - 5} more` : "");
-      throw this.fail(
+      throw this.client.fail(
         { repository, what: "resolve tags" },
         `the registry lists tags it cannot serve: ${n} listed tag${n > 1 ? "s answer" : " answers"} 404 (${named}), still listed on a second tags/list`,
       );
@@ -295,21 +280,21 @@ export class OciBackend implements RegistryBackend {
     io: Io,
   ): Promise<string | undefined> {
     const ctx: Ctx = { repository, what: `HEAD manifest ${tag}`, ...io };
-    const url = this.url(`/v2/${repository}/manifests/${encodeURIComponent(tag)}`);
-    const head = await this.request("HEAD", url, pullScope(repository), ctx, MANIFEST_ACCEPT);
+    const url = this.client.url(`/v2/${repository}/manifests/${encodeURIComponent(tag)}`);
+    const head = await this.client.request("HEAD", url, pullScope(repository), ctx, MANIFEST_ACCEPT);
     if (head.status === 404) return undefined;
-    if (head.status !== 200) throw this.statusError(head, ctx);
+    if (head.status !== 200) throw this.client.statusError(head, ctx);
     const digest = head.headers.get("docker-content-digest");
     if (digest) {
       if (!DIGEST_RE.test(digest))
-        throw this.fail(ctx, `malformed Docker-Content-Digest ${JSON.stringify(digest)}`);
+        throw this.client.fail(ctx, `malformed Docker-Content-Digest ${JSON.stringify(digest)}`);
       return digest;
     }
     // Not every registry (or proxy in front of one) sends the header: the digest is the body's sha256.
     const getCtx: Ctx = { ...ctx, what: `GET manifest ${tag}` };
-    const get = await this.request("GET", url, pullScope(repository), getCtx, MANIFEST_ACCEPT);
+    const get = await this.client.request("GET", url, pullScope(repository), getCtx, MANIFEST_ACCEPT);
     if (get.status === 404) return undefined;
-    if (get.status !== 200) throw this.statusError(get, getCtx);
+    if (get.status !== 200) throw this.client.statusError(get, getCtx);
     const computed = sha256Digest(get.body);
     fetched.set(computed, get.body);
     return computed;
@@ -338,7 +323,7 @@ export class OciBackend implements RegistryBackend {
       if (kind === "image") {
         const config = configDigest(json);
         if (config === undefined) {
-          throw this.fail(
+          throw this.client.fail(
             { repository, what: `read manifest ${digest}` },
             "the manifest has no config digest",
           );
@@ -363,17 +348,20 @@ export class OciBackend implements RegistryBackend {
     let body = fetched.get(digest);
     let contentType: string | null = null;
     if (!body) {
-      const url = this.url(`/v2/${repository}/manifests/${digest}`);
-      const reply = await this.request("GET", url, pullScope(repository), ctx, MANIFEST_ACCEPT);
+      const url = this.client.url(`/v2/${repository}/manifests/${digest}`);
+      const reply = await this.client.request("GET", url, pullScope(repository), ctx, MANIFEST_ACCEPT);
       if (reply.status === 404) {
-        throw this.fail(ctx, "the manifest disappeared during the check (a concurrent push or delete?)");
+        throw this.client.fail(
+          ctx,
+          "the manifest disappeared during the check (a concurrent push or delete?)",
+        );
       }
-      if (reply.status !== 200) throw this.statusError(reply, ctx);
-      verifyDigest(reply.body, digest, () => this.fail(ctx, "the body does not match its digest"));
+      if (reply.status !== 200) throw this.client.statusError(reply, ctx);
+      verifyDigest(reply.body, digest, () => this.client.fail(ctx, "the body does not match its digest"));
       body = reply.body;
       contentType = reply.headers.get("content-type");
     }
-    const json = parseJson(body, () => this.fail(ctx, "the manifest is not JSON"));
+    const json = parseJson(body, () => this.client.fail(ctx, "the manifest is not JSON"));
     return { kind: manifestKind(json, contentType), json };
   }
 
@@ -390,179 +378,21 @@ export class OciBackend implements RegistryBackend {
     };
     // Registries backed by object storage redirect blob GETs; fetch follows, and drops Authorization
     // when the redirect leaves the registry's origin.
-    const reply = await this.request(
+    const reply = await this.client.request(
       "GET",
-      this.url(`/v2/${repository}/blobs/${configDigest}`),
+      this.client.url(`/v2/${repository}/blobs/${configDigest}`),
       pullScope(repository),
       ctx,
     );
-    if (reply.status === 404) throw this.fail(ctx, "the image config blob is missing");
-    if (reply.status !== 200) throw this.statusError(reply, ctx);
-    verifyDigest(reply.body, configDigest, () => this.fail(ctx, "the body does not match its digest"));
-    return parseJson(reply.body, () => this.fail(ctx, "the image config is not JSON"));
-  }
-
-  // ------------------------------------------------------------------------------------------
-  // HTTP: pagination, auth, retries
-  // ------------------------------------------------------------------------------------------
-
-  /** GETs `first`, then each `Link: <...>; rel="next"`, yielding every answer (the caller checks status). */
-  private async *pages(first: string, scope: string, ctx: Ctx): AsyncGenerator<Reply> {
-    let next: URL | undefined = this.url(first);
-    const seen = new Set<string>();
-    while (next) {
-      if (seen.has(next.href) || seen.size >= MAX_PAGES) throw this.fail(ctx, "the Link pagination loops");
-      seen.add(next.href);
-      const reply = await this.request("GET", next, scope, ctx, "application/json");
-      yield reply;
-      next = nextLink(reply.headers.get("link"), next);
-      // Credentials go with every request: never follow a page link to another origin.
-      if (next && next.origin !== new URL(this.baseUrl).origin) {
-        throw this.fail(ctx, `a Link header points to another origin (${next.origin})`);
-      }
-    }
-  }
-
-  /** One request with auth handled: answers with any status except an unresolved 401, which throws. */
-  private async request(
-    method: "GET" | "HEAD",
-    url: URL,
-    scope: string,
-    ctx: Ctx,
-    accept?: string,
-  ): Promise<Reply> {
-    // Up to two challenges per request: the first teaches the scheme, the second renews an expired token.
-    for (let round = 0; ; round++) {
-      const headers: Record<string, string> = {};
-      if (accept) headers.accept = accept;
-      const authorization = await this.authorization(scope, ctx);
-      if (authorization) headers.authorization = authorization;
-      const reply = await this.retrying(method, url, headers, ctx);
-      if (reply.status !== 401) return reply;
-      if (round >= 2) throw await this.authError(ctx, "the registry keeps answering 401");
-      await this.onChallenge(reply, scope, authorization, ctx);
-    }
-  }
-
-  private async authorization(scope: string, ctx: Ctx): Promise<string | undefined> {
-    if (this.bearer) return `Bearer ${await this.token(scope, scope, ctx)}`;
-    if (this.basic) {
-      const { credentials } = await this.dockerAuth();
-      if (credentials) return basicHeader(credentials);
-    }
-    return undefined;
-  }
-
-  private async onChallenge(reply: Reply, scope: string, sent: string | undefined, ctx: Ctx): Promise<void> {
-    const challenges = parseChallenges(reply.headers.get("www-authenticate") ?? "");
-    const bearer = challenges.find((c) => c.scheme === "bearer");
-    const basic = challenges.find((c) => c.scheme === "basic");
-    if (bearer?.params.realm) {
-      this.bearer = { realm: bearer.params.realm, service: bearer.params.service };
-      // Concurrent requests meet the same challenge: only the first of them fetches a new token.
-      const current = this.tokens.get(scope);
-      if (current) {
-        const value = await current.catch(() => undefined);
-        if (value !== undefined && `Bearer ${value}` !== sent) return;
-      }
-      this.tokens.delete(scope);
-      // The challenge names the scope the registry wants; the token is still filed under ours.
-      await this.token(scope, bearer.params.scope || scope, ctx);
-      return;
-    }
-    if (basic) {
-      const auth = await this.dockerAuth();
-      if (!auth.credentials) throw await this.authError(ctx, "the registry requires authentication");
-      if (sent?.startsWith("Basic "))
-        throw await this.authError(ctx, "the registry rejected the credentials");
-      this.basic = true;
-      return;
-    }
-    throw await this.authError(ctx, "401 without a usable WWW-Authenticate challenge");
-  }
-
-  /** The cached token for `key`, or a new one for `scope` (a failed fetch is not kept). */
-  private token(key: string, scope: string, ctx: Ctx): Promise<string> {
-    let token = this.tokens.get(key);
-    if (!token) {
-      const fresh = this.fetchToken(scope, ctx);
-      token = fresh;
-      this.tokens.set(key, fresh);
-      fresh.catch(() => {
-        if (this.tokens.get(key) === fresh) this.tokens.delete(key);
-      });
-    }
-    return token;
-  }
-
-  private async fetchToken(scope: string, ctx: Ctx): Promise<string> {
-    const bearer = this.bearer;
-    // Shared by every request of the scope, so not cancelled by the one that happened to start it: only
-    // by the caller's signal (the check's deadline).
-    const tokenCtx: Ctx = {
-      ...ctx,
-      what: `${ctx.what}: get a token for ${scope}`,
-      signal: ctx.shared,
-    };
-    if (!bearer) throw this.fail(tokenCtx, "no token realm");
-    let realm: URL;
-    try {
-      realm = new URL(bearer.realm);
-    } catch {
-      throw this.fail(tokenCtx, `the token realm ${JSON.stringify(bearer.realm)} is not a URL`);
-    }
-    if (realm.protocol !== "https:" && realm.protocol !== "http:") {
-      throw this.fail(tokenCtx, `the token realm ${realm.origin} is not HTTP(S)`);
-    }
-    if (bearer.service) realm.searchParams.set("service", bearer.service);
-    if (scope) realm.searchParams.set("scope", scope);
-    const headers: Record<string, string> = {};
-    const { credentials } = await this.dockerAuth();
-    if (credentials) {
-      // A password in clear text over the network is a leak, whatever the registry asks for.
-      if (realm.protocol !== "https:" && !isLoopback(realm.host)) {
-        throw this.fail(
-          tokenCtx,
-          `refusing to send credentials to a non-HTTPS token realm (${realm.origin})`,
-        );
-      }
-      headers.authorization = basicHeader(credentials);
-    }
-    const reply = await this.retrying("GET", realm, headers, tokenCtx);
-    if (reply.status === 401 || reply.status === 403) {
-      throw await this.authError(
-        tokenCtx,
-        `the token endpoint refused ${credentials ? "the credentials" : "anonymous access"} (HTTP ${reply.status})`,
-      );
-    }
-    if (reply.status !== 200) throw this.statusError(reply, tokenCtx);
-    const json = parseJson(reply.body, () => this.fail(tokenCtx, "the token answer is not JSON"));
-    const token = typeof json.token === "string" ? json.token : json.access_token;
-    if (typeof token !== "string" || token === "") throw this.fail(tokenCtx, "the token answer has no token");
-    return token;
-  }
-
-  /** A request retried as the options say; a request that gave up is a CheckError saying why. */
-  private async retrying(
-    method: string,
-    url: URL,
-    headers: Record<string, string>,
-    ctx: Ctx,
-  ): Promise<Reply> {
-    try {
-      return await fetchRetrying(this.policy, method, url, headers, ctx.signal);
-    } catch (err) {
-      throw err instanceof GaveUp ? this.fail(ctx, err.message) : err;
-    }
+    if (reply.status === 404) throw this.client.fail(ctx, "the image config blob is missing");
+    if (reply.status !== 200) throw this.client.statusError(reply, ctx);
+    verifyDigest(reply.body, configDigest, () => this.client.fail(ctx, "the body does not match its digest"));
+    return parseJson(reply.body, () => this.client.fail(ctx, "the image config is not JSON"));
   }
 
   // ------------------------------------------------------------------------------------------
   // Helpers
   // ------------------------------------------------------------------------------------------
-
-  private url(pathAndQuery: string): URL {
-    return new URL(pathAndQuery, this.baseUrl);
-  }
 
   private asCheckError(err: unknown, repository: string | undefined, what: string): CheckError {
     return unexpectedFailure(this.host, err, repository, what);
@@ -575,82 +405,11 @@ export class OciBackend implements RegistryBackend {
       );
     }
   }
-
-  private fail(ctx: Pick<Ctx, "repository" | "what">, reason: string): CheckError {
-    return failure(this.host, ctx, reason);
-  }
-
-  private statusError(reply: Reply, ctx: Ctx): CheckError {
-    return statusFailure(this.host, reply, ctx);
-  }
-
-  /** An auth failure, saying where credentials would come from (never what they are). */
-  private async authError(ctx: Ctx, reason: string): Promise<CheckError> {
-    const auth = await this.dockerAuth().catch(() => undefined);
-    let hint = "";
-    if (auth?.credentials) hint = ` (credentials for ${this.host} from ${auth.source})`;
-    else if (auth?.helper) {
-      hint = ` (${auth.source} names the credential helper "${auth.helper}" for ${this.host}, which this check does not run; put an "auth" entry in a config file and point DOCKER_CONFIG at its directory)`;
-    } else hint = ` (no credentials for ${this.host} in ${auth?.source ?? this.dockerConfigPath})`;
-    return this.fail(ctx, reason + hint);
-  }
-
-  private dockerAuth(): Promise<DockerAuth> {
-    this.auth ??= readDockerAuth(this.dockerConfigPath, this.host);
-    return this.auth;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Pure helpers (exported for tests)
 // ---------------------------------------------------------------------------------------------
-
-/** 127.0.0.0/8, localhost and [::1]: plain HTTP, as Docker itself treats them. */
-export function isLoopback(host: string): boolean {
-  let hostname: string;
-  try {
-    hostname = new URL(`http://${host}`).hostname.toLowerCase();
-  } catch {
-    return false;
-  }
-  return (
-    hostname === "localhost" || hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname)
-  );
-}
-
-/** The parameters of each challenge in a WWW-Authenticate header (scopes may contain commas, quoted). */
-export function parseChallenges(header: string): Challenge[] {
-  const out: Challenge[] = [];
-  const re = /([A-Za-z][\w-]*)(?:\s+|$)((?:[\w-]+\s*=\s*(?:"(?:[^"\\]|\\.)*"|[^,\s]*)\s*(?:,\s*)?)*)/g;
-  for (const m of header.matchAll(re)) {
-    const scheme = (m[1] ?? "").toLowerCase();
-    const params: Record<string, string> = {};
-    for (const p of (m[2] ?? "").matchAll(/([\w-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))/g)) {
-      const key = (p[1] ?? "").toLowerCase();
-      params[key] = p[2] !== undefined ? p[2].replace(/\\(.)/g, "$1") : (p[3] ?? "");
-    }
-    out.push({ scheme, params });
-  }
-  return out;
-}
-
-/** The rel="next" target of a Link header, resolved against the page's URL. */
-export function nextLink(header: string | null, base: URL): URL | undefined {
-  if (!header) return undefined;
-  for (const part of header.matchAll(/<([^>]*)>((?:\s*;\s*[^;,]+)*)/g)) {
-    const rels = /rel\s*=\s*"?([^";]*)"?/i.exec(part[2] ?? "")?.[1]?.split(/\s+/) ?? [];
-    if (rels.includes("next")) return new URL(part[1] ?? "", base);
-  }
-  return undefined;
-}
-
-function basicHeader(c: Credentials): string {
-  return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString("base64")}`;
-}
-
-function pullScope(repository: string): string {
-  return `repository:${repository}:pull`;
-}
 
 /** Which tags a describe() resolves, and which of those date the repository. */
 interface TagPlan {
