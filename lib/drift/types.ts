@@ -27,7 +27,7 @@ export interface RepositoryFacts {
    * Newest push, ignoring the build cache tag's image (it is pushed on every build and would mask a stale
    * image). null when the registry does not record it for some image (OCI config without `created`), or
    * no image was dated. OCI: over the images the backend resolved (every tagged one, or, for a large
-   * repository, those behind the requested and latest tags; see lib/drift/oci.ts).
+   * repository, those behind the requested and latest tags; see lib/drift/oci/backend.ts).
    */
   newestPush: Date | null;
   /** Digest each requested tag points to; a requested tag that is absent is missing from this map. */

@@ -13,9 +13,11 @@
  * 404: GitHub's job token may not read /user), the job token's bot, `github-actions[bot]` on GitHub or
  * `gitea-actions` under Gitea Actions. Both are names no user can register on their forge.
  */
-import { setTimeout as sleep } from "node:timers/promises";
-import { retryAfterMs } from "../retry/retry-after";
-import { maskText } from "./secrets";
+import { nextLink } from "../http/link";
+import { retry } from "../retry/retry";
+import { ForgeError, forgeRequest } from "./forge-request";
+
+export { ForgeError } from "./forge-request";
 
 export interface ForgeConfig {
   /** GITHUB_API_URL: https://api.github.com, or https://<gitea>/api/v1 under Gitea Actions. */
@@ -79,49 +81,6 @@ export const PAGE_SIZE = 50;
 // A runaway guard (a server whose "next" never ends), far above any real PR: 500 pages of 50 comments.
 const MAX_PAGES = 500;
 
-export class ForgeError extends Error {
-  constructor(
-    readonly call: string,
-    readonly status: number | undefined,
-    message: string,
-    /**
-     * The server may have done it anyway: a 5xx, a timeout or a connection lost after the request was sent.
-     * Set only where the request was not retried for that reason (a create); `retryAfterMs` is its hint.
-     */
-    readonly ambiguous = false,
-    readonly retryAfterMs?: number,
-  ) {
-    super(message);
-    this.name = "ForgeError";
-  }
-}
-
-// Failures where the request certainly never reached the server: retrying cannot do anything twice.
-const NOT_SENT = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "ENETUNREACH", "EHOSTUNREACH"]);
-
-function errorCode(err: unknown): string | undefined {
-  const cause = err instanceof Error ? (err.cause as { code?: unknown } | undefined) : undefined;
-  return typeof cause?.code === "string" ? cause.code : undefined;
-}
-
-const HINTS: Record<number, string> = {
-  401: "the token was rejected (missing, expired or revoked)",
-  403: "the token may not do this: the workflow needs `permissions: pull-requests: write` on GitHub (a PR from a fork only gets a read-only token), or a token with issue write access on Gitea",
-  404: "no such repository or pull request, or the token cannot see it",
-};
-
-/** The `rel="next"` target of an RFC 8288 Link header, if any. */
-export function nextLink(header: string | null): string | undefined {
-  if (!header) return undefined;
-  for (const part of header.split(/,(?=\s*<)/)) {
-    const m = /<([^>]*)>((?:\s*;\s*[^;]+)*)/.exec(part.trim());
-    if (!m) continue;
-    const rel = /;\s*rel="?([^";]+)"?/i.exec(m[2] ?? "");
-    if (rel?.[1]?.split(/\s+/).includes("next")) return m[1];
-  }
-  return undefined;
-}
-
 export function parseRepository(repository: string): { owner: string; name: string } {
   const m = /^([A-Za-z0-9][A-Za-z0-9_.-]*)\/([A-Za-z0-9][A-Za-z0-9_.-]*)$/.exec(repository);
   if (!m?.[1] || !m[2]) throw new Error(`expected GITHUB_REPOSITORY as "owner/name", got "${repository}"`);
@@ -131,7 +90,8 @@ export function parseRepository(repository: string): { owner: string; name: stri
 export class ForgeClient {
   private readonly base: URL;
   private readonly repoPath: string;
-  private readonly fetchImpl: typeof fetch;
+  /** The configuration with the fetch to use settled once. */
+  private readonly http: ForgeConfig;
   private identityOnce?: Promise<Identity>;
 
   constructor(private readonly cfg: ForgeConfig) {
@@ -139,140 +99,21 @@ export class ForgeClient {
     this.base = new URL(cfg.apiUrl.endsWith("/") ? cfg.apiUrl : `${cfg.apiUrl}/`);
     const { owner, name } = parseRepository(cfg.repository);
     this.repoPath = `repos/${encodeURIComponent(owner)}/${encodeURIComponent(name)}`;
-    this.fetchImpl = cfg.fetch ?? fetch;
+    this.http = { ...cfg, fetch: cfg.fetch ?? fetch };
   }
 
   private url(path: string): URL {
     return new URL(path, this.base);
   }
 
-  /**
-   * One API call: bounded by a timer over headers and body, 429 and 5xx and network errors retried (up to
-   * `attempts`, honouring Retry-After), redirects followed by us within the API's origin only. With
-   * `idempotent: false` (a create) only what certainly was not done is retried (429, a connection never
-   * made); a 5xx or a timeout is thrown as ambiguous, for the caller to look before trying again.
-   */
-  private async request(
+  /** One API call: see forge-request.ts. */
+  private request(
     method: string,
     url: URL,
     body?: unknown,
     { idempotent = true } = {},
   ): Promise<{ data: unknown; headers: Headers }> {
-    const call = `${method} ${url.pathname}${url.search}`;
-    const masks = [this.cfg.token];
-    const attempts = Math.max(1, this.cfg.attempts ?? 4);
-    const timeoutMs = this.cfg.timeoutMs ?? 30_000;
-    const capMs = this.cfg.maxRetryAfterMs ?? 60_000;
-    let res: Response | undefined;
-    let text = "";
-    for (let attempt = 1, hops = 0; ; ) {
-      // A timer over headers and body (not AbortSignal.any, whose timeout Node 20 can lose to GC).
-      const controller = new AbortController();
-      const timer = setTimeout(() => controller.abort(), timeoutMs);
-      let failure: string | undefined;
-      let sent = true;
-      res = undefined;
-      try {
-        res = await this.fetchImpl(url, {
-          method,
-          headers: {
-            // "token" is the scheme both forges accept (Gitea does not take "Bearer" on every version).
-            Authorization: `token ${this.cfg.token}`,
-            Accept: "application/vnd.github+json",
-            "X-GitHub-Api-Version": "2022-11-28",
-            // GitHub refuses requests without a User-Agent.
-            "User-Agent": "molecule-images-pr-report",
-            ...(body === undefined ? {} : { "Content-Type": "application/json" }),
-          },
-          body: body === undefined ? undefined : JSON.stringify(body),
-          // Redirects are ours to judge: the token must never follow one to another origin.
-          redirect: "manual",
-          signal: controller.signal,
-        });
-        text = await res.text();
-      } catch (err) {
-        if (controller.signal.aborted) {
-          failure = `timed out after ${timeoutMs} ms${res ? ` (HTTP ${res.status}, reading the body)` : ""}`;
-        } else {
-          failure =
-            err instanceof Error
-              ? err.cause instanceof Error
-                ? err.cause.message
-                : err.message
-              : String(err);
-          sent = !NOT_SENT.has(errorCode(err) ?? "");
-        }
-        res = undefined;
-      } finally {
-        clearTimeout(timer);
-      }
-      if (res && res.status >= 300 && res.status < 400 && res.headers.get("location")) {
-        const target = new URL(res.headers.get("location") ?? "", url);
-        if (target.origin !== url.origin) {
-          throw new ForgeError(
-            call,
-            res.status,
-            maskText(
-              `${call}: redirected to ${target.origin}, another origin: not followed, so the token is not sent there`,
-              masks,
-            ),
-          );
-        }
-        if (++hops > 5) {
-          throw new ForgeError(
-            call,
-            res.status,
-            maskText(`${call}: more than 5 redirects, giving up`, masks),
-          );
-        }
-        url = target;
-        continue;
-      }
-      const hint = retryAfterMs(res?.headers.get("retry-after") ?? null, capMs);
-      const retryable =
-        failure !== undefined || (res !== undefined && (res.status === 429 || res.status >= 500));
-      // A create that may have happened is not repeated blindly: the caller looks first.
-      const ambiguous = retryable && sent && res?.status !== 429;
-      if (ambiguous && !idempotent) {
-        const what = failure !== undefined ? `request failed: ${failure}` : `HTTP ${res?.status}`;
-        throw new ForgeError(
-          call,
-          res?.status,
-          maskText(`${call}: ${what} (it may have been done anyway)`, masks),
-          true,
-          hint,
-        );
-      }
-      if (!retryable || attempt >= attempts) {
-        if (failure !== undefined) {
-          throw new ForgeError(call, undefined, maskText(`${call}: request failed: ${failure}`, masks));
-        }
-        break;
-      }
-      const wait = hint ?? (this.cfg.retryBaseMs ?? 1000) * 2 ** (attempt - 1);
-      attempt++;
-      await sleep(wait);
-    }
-    if (!res) throw new ForgeError(call, undefined, `${call}: no response`);
-    if (!res.ok) {
-      let detail = "";
-      try {
-        const message = (JSON.parse(text) as { message?: unknown }).message;
-        if (typeof message === "string") detail = message;
-      } catch {
-        detail = text.slice(0, 200);
-      }
-      const hint = HINTS[res.status];
-      const message = `${call} failed: HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ""}${
-        detail ? ` (${detail.trim()})` : ""
-      }${hint ? `: ${hint}` : ""}`;
-      throw new ForgeError(call, res.status, maskText(message, masks));
-    }
-    try {
-      return { data: text ? JSON.parse(text) : undefined, headers: res.headers };
-    } catch {
-      throw new ForgeError(call, res.status, `${call}: the response is not JSON`);
-    }
+    return forgeRequest(this.http, method, url, { body, idempotent });
   }
 
   /** Who posts: see the top of this file. Asked once per client. */
@@ -323,9 +164,8 @@ export class ForgeClient {
       );
       if (found) return found;
       const link = headers.get("link");
-      const next = nextLink(link);
-      if (next) {
-        const nextUrl = new URL(next, url);
+      const nextUrl = nextLink(link, url);
+      if (nextUrl) {
         if (nextUrl.origin !== this.base.origin) {
           throw new ForgeError(
             `GET ${url.pathname}`,
@@ -376,20 +216,23 @@ export class ForgeClient {
     }
     // A create answered with a 5xx or a timeout may have happened: look for it before creating again, so a
     // flaky forge never leaves two reports.
-    const attempts = Math.max(1, this.cfg.attempts ?? 4);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const created = await this.createComment(pr, body);
-        return { action: "created", id: created?.id, url: created?.html_url, author };
-      } catch (err) {
-        if (!(err instanceof ForgeError) || !err.ambiguous || attempt >= attempts) throw err;
-        await sleep(err.retryAfterMs ?? (this.cfg.retryBaseMs ?? 1000) * 2 ** (attempt - 1));
+    const createOrFind = async (attempt: number): Promise<UpsertResult> => {
+      if (attempt > 1) {
         const landed = await this.findComment(pr, marker, author.login);
         if (landed) {
           const updated = await this.updateComment(landed.id, body);
           return { action: "created", id: landed.id, url: updated?.html_url ?? landed.html_url, author };
         }
       }
-    }
+      const created = await this.createComment(pr, body);
+      return { action: "created", id: created?.id, url: created?.html_url, author };
+    };
+    return retry(createOrFind, {
+      attempts: this.cfg.attempts ?? 4,
+      baseDelayMs: this.cfg.retryBaseMs ?? 1000,
+      // Only a create that may have happened is tried again, after looking for it.
+      retryable: (err) =>
+        err instanceof ForgeError && err.ambiguous ? { afterMs: err.retryAfterMs } : false,
+    });
   }
 }

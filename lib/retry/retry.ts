@@ -1,7 +1,8 @@
 /**
- * One retry loop for every client here: the drift check's registry requests, the PR report's comment create,
- * and the stager's git fetches. Each says what is worth another try; the loop owns the count, the doubling
- * delay and the abort, so a cancelled run never sleeps through its own deadline.
+ * One retry loop for every client here: the drift check's registry requests, the PR report's forge calls
+ * (and its look-then-create of a comment), and the stager's git fetches. Each says what is worth another
+ * try; the loop owns the count, the doubling delay and the abort, so a cancelled run never sleeps through
+ * its own deadline.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 

@@ -7,13 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   isLoopback,
   MANIFEST_ACCEPT,
-  nextLink,
   OciBackend,
   type OciBackendOptions,
   parseChallenges,
   RESOLVE_ALL_MAX_TAGS,
 } from "../../lib/drift/oci";
 import { CACHE_TAG, CheckError } from "../../lib/drift/types";
+import { nextLink } from "../../lib/http/link";
 import { retryAfterMs } from "../../lib/retry/retry-after";
 import {
   assertRegistryInstalled,
