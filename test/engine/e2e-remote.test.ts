@@ -17,8 +17,10 @@ import {
   localStackConfig,
   type RealStack,
   type RunResult,
+  stackOutputs,
   startRealStack,
   tagDigest as tagDigestIn,
+  upPastRegistryRace,
   writeStackConfig,
 } from "../support/real-stack";
 import {
@@ -69,24 +71,9 @@ async function pulumi(args: string[], timeoutMs?: number): Promise<RunResult & {
   return { ...r, ms: Date.now() - started };
 }
 
-// As in test/e2e.test.ts: CNCF distribution 2.8 can fail one of two concurrent uploads of one blob to one
-// repository (BuildKit pushes the image and its registry cache at once). The registry's race, not the
-// program's: an up that fails with exactly that message runs once more.
-const REGISTRY_UPLOAD_RACE = /provided digest did not match uploaded content/;
-
-async function up(stack = STACK) {
-  const args = ["up", "--stack", stack, "--yes", "--skip-preview"];
-  const first = await pulumi(args);
-  if (first.code === 0 || !REGISTRY_UPLOAD_RACE.test(first.stdout + first.stderr)) return first;
-  console.warn("e2e-remote: pulumi up hit the registry's concurrent-upload race; running it once more");
-  return pulumi(args);
-}
-
-async function outputs(stack = STACK): Promise<Record<string, unknown>> {
-  const r = await pulumi(["stack", "output", "--json", "--stack", stack]);
-  expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout);
-}
+// Through pulumi() above, so the leak scan reads these runs' logs too.
+const up = (stack = STACK) => upPastRegistryRace(pulumi, stack);
+const outputs = (stack = STACK) => stackOutputs(pulumi, stack);
 
 const tagDigest = (repo: string, tag: string) => tagDigestIn(world, repo, tag);
 

@@ -16,8 +16,10 @@ import {
   type RealStack,
   realTierUnavailable,
   run,
+  stackOutputs,
   startRealStack,
   tagDigest as tagDigestIn,
+  upPastRegistryRace,
   writeStackConfig,
 } from "../support/real-stack";
 
@@ -38,25 +40,9 @@ let world: RealStack;
 let config: Record<string, unknown>;
 let images: Images;
 
-// CNCF distribution 2.8 can fail one of two concurrent uploads of the same blob to one repository ("provided
-// digest did not match uploaded content"): BuildKit pushes the image and its registry cache (same layers, same
-// repository) at once. It is the registry's race, not the program's, and a rerun succeeds from the state the
-// failed run left; so an up that fails with exactly that message is run once more, and says so.
-const REGISTRY_UPLOAD_RACE = /provided digest did not match uploaded content/;
-
-async function up(extra: string[] = [], stack = STACK) {
-  const args = ["up", "--stack", stack, "--yes", "--skip-preview", ...extra];
-  const first = await world.pulumi(args);
-  if (first.code === 0 || !REGISTRY_UPLOAD_RACE.test(first.stdout + first.stderr)) return first;
-  console.warn(`e2e: pulumi up hit the registry's concurrent-upload race; running it once more`);
-  return world.pulumi(args);
-}
-
-async function outputs(stack = STACK): Promise<Record<string, unknown>> {
-  const r = await world.pulumi(["stack", "output", "--json", "--stack", stack]);
-  expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout);
-}
+const up = (extra: string[] = [], stack = STACK) =>
+  upPastRegistryRace((args) => world.pulumi(args), stack, extra);
+const outputs = (stack = STACK) => stackOutputs((args) => world.pulumi(args), stack);
 
 async function stateOf(type: string, name: string): Promise<{ inputs: Record<string, unknown> }> {
   const r = await world.pulumi(["stack", "export", "--stack", STACK]);

@@ -236,3 +236,33 @@ export async function tagDigest(s: RealStack, repo: string, tag: string): Promis
   });
   return res.status === 200 ? (res.headers.get("docker-content-digest") ?? undefined) : undefined;
 }
+
+/**
+ * CNCF distribution 2.8 can fail one of two concurrent uploads of the same blob to one repository
+ * ("provided digest did not match uploaded content"): BuildKit pushes the image and its registry cache (same
+ * layers, same repository) at once. It is the registry's race, not the program's, and a rerun succeeds from
+ * the state the failed run left; so an up that fails with exactly that message is run once more, and says so.
+ */
+const REGISTRY_UPLOAD_RACE = /provided digest did not match uploaded content/;
+
+type Pulumi = (args: string[]) => Promise<RunResult>;
+
+/** `pulumi up` without a preview, run once more on the registry's upload race only. */
+export async function upPastRegistryRace(
+  pulumi: Pulumi,
+  stack: string,
+  extra: string[] = [],
+): Promise<RunResult> {
+  const args = ["up", "--stack", stack, "--yes", "--skip-preview", ...extra];
+  const first = await pulumi(args);
+  if (first.code === 0 || !REGISTRY_UPLOAD_RACE.test(first.stdout + first.stderr)) return first;
+  console.warn(`${stack}: pulumi up hit the registry's concurrent-upload race; running it once more`);
+  return pulumi(args);
+}
+
+/** The stack's outputs, as `pulumi stack output --json` prints them. */
+export async function stackOutputs(pulumi: Pulumi, stack: string): Promise<Record<string, unknown>> {
+  const r = await pulumi(["stack", "output", "--json", "--stack", stack]);
+  if (r.code !== 0) throw new Error(`pulumi stack output failed (${r.code}): ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
