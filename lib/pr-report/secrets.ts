@@ -75,7 +75,7 @@ export function maskValues(env: Record<string, string | undefined>, extraNames: 
       if (!v) continue;
       values.add(v);
       // The forms a token travels in, whole: the stager's own header (Basic base64("oauth2:<token>"),
-      // lib/templates/git.ts) and the other usual Basic forms, padded and not, so a header is masked as one.
+      // lib/templates/git/env.ts) and the other usual Basic forms, padded and not, so a header is masked as one.
       for (const form of [v, `oauth2:${v}`, `x-access-token:${v}`, `${v}:x-oauth-basic`, `${v}:`]) {
         const encoded = Buffer.from(form).toString("base64");
         values.add(encoded);
