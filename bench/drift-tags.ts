@@ -14,7 +14,7 @@ import os from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { startTagListingRegistry } from "../test/support/misbehaving-registry";
-import { runBench } from "./run";
+import { runBench } from "./lib/run";
 
 const REPO_ROOT = resolve(__dirname, "..");
 const OUT_DIR = join(REPO_ROOT, "bench", "out");

@@ -26,7 +26,7 @@ import {
   startProxy,
   startRegistry,
 } from "../test/support/oci-registry";
-import { runBench } from "./run";
+import { runBench } from "./lib/run";
 
 const REPO_ROOT = resolve(__dirname, "..");
 const OUT_DIR = join(REPO_ROOT, "bench", "out");

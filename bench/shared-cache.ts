@@ -15,7 +15,7 @@ import {
   startRealStack,
   writeStackConfig,
 } from "../test/support/real-stack";
-import { runBench } from "./run";
+import { runBench } from "./lib/run";
 
 const OUT = resolve(__dirname, "out");
 /** Busy-loop iterations of the stand-in compile step (about 10 s in busybox sh on these machines). */

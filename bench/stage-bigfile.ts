@@ -3,7 +3,7 @@
  *
  * Peak memory of staging one entry that holds a large file (default 200 MiB, incompressible): the stager's
  * own (the node process running `cli/stage.ts`) against git's, each sampled from /proc every 20 ms (see
- * bench/rss-sampler.ts), plus the node process's VmHWM, the kernel's own peak, which no sample can miss.
+ * bench/lib/rss-sampler.ts), plus the node process's VmHWM, the kernel's own peak, which no sample can miss.
  *
  * Scenarios, one CLI run each at --concurrency 1, over loopback HTTP (git-http-backend, no added latency):
  * - small:          a one-file entry, the stager's baseline;
@@ -19,8 +19,8 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { createRepo, deterministicBytes, gitEnv, removeDir, runGit } from "../test/support/git-fixtures";
 import { type GitHttpServer, startGitHttpServer } from "../test/support/git-http-server";
-import { type RssPeak, RssSampler } from "./rss";
-import { runBench } from "./run";
+import { type RssPeak, RssSampler } from "./lib/rss";
+import { runBench } from "./lib/run";
 
 const REPO_ROOT = resolve(__dirname, "..");
 const OUT_DIR = join(REPO_ROOT, "bench", "out");

@@ -30,10 +30,10 @@ import { parseArgs } from "node:util";
 import { DEFAULT_CONCURRENCY } from "../lib/templates/stager";
 import { gitEnv, removeDir, runGit } from "../test/support/git-fixtures";
 import { type GitHttpServer, startGitHttpServer } from "../test/support/git-http-server";
-import { type CompareResult, compareStaged } from "./compare";
-import { buildFixtures, type FixtureEntry, LIST_DIRS, MiB, readRealManifest } from "./fixtures";
-import { type RssPeak, RssSampler } from "./rss";
-import { runBench } from "./run";
+import { type RssPeak, RssSampler } from "./lib/rss";
+import { runBench } from "./lib/run";
+import { type CompareResult, compareStaged } from "./stage/compare";
+import { buildFixtures, type FixtureEntry, LIST_DIRS, MiB, readRealManifest } from "./stage/fixtures";
 
 const REPO_ROOT = resolve(__dirname, "..");
 const OUT_DIR = join(REPO_ROOT, "bench", "out");

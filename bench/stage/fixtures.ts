@@ -13,7 +13,7 @@ import {
   deterministicBytes,
   type FileSpec,
   runGit,
-} from "../test/support/git-fixtures";
+} from "../../test/support/git-fixtures";
 
 export const MiB = 1024 * 1024;
 

@@ -1,5 +1,5 @@
 /**
- * Samples the summed RSS of a process tree from /proc (Linux only). Started by bench/rss.ts as a
+ * Samples the summed RSS of a process tree from /proc (Linux only). Started by bench/lib/rss.ts as a
  * process of its own: its reads then neither stall the bench's event loop (which also serves git over
  * HTTP, so a stall there would slow the run being measured) nor count in the measured tree.
  *
