@@ -6,18 +6,19 @@
  * bench/out/shared-cache.json. Needs what the end-to-end tier needs (root on Linux, `npm run engine`).
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus, totalmem } from "node:os";
-import { join, resolve } from "node:path";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import {
   localStackConfig,
   realTierUnavailable,
   startRealStack,
   writeStackConfig,
 } from "../test/support/real-stack";
+import { machineSize } from "./lib/machine";
+import { writeOutJson } from "./lib/out";
 import { runBench } from "./lib/run";
+import { markdownTable } from "./lib/table";
 
-const OUT = resolve(__dirname, "out");
 /** Busy-loop iterations of the stand-in compile step (about 10 s in busybox sh on these machines). */
 const COMPILE_LOOPS = 4_000_000;
 
@@ -71,7 +72,7 @@ async function main(): Promise<number> {
     const shared = await build("bench-shared", true);
     prune();
     const cold = await build("bench-cold", false);
-    const machine = { cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30) };
+    const machine = machineSize();
     const rows = [
       { run: "A: first build, exports the registry cache", ...seed },
       { run: "B: empty local cache, reads the registry cache", ...shared },
@@ -80,14 +81,15 @@ async function main(): Promise<number> {
     console.log(
       `\nshared registry cache, local stack, both images, a ${COMPILE_LOOPS}-iteration compile stand-in in the base (${machine.cores} cores, ${machine.memoryGiB} GiB)\n`,
     );
-    console.log("| run | wall time (pulumi up) | steps served from cache |");
-    console.log("|---|---|---|");
-    for (const r of rows) console.log(`| ${r.run} | ${r.seconds.toFixed(1)} s | ${r.cachedSteps} |`);
+    const table = markdownTable(
+      ["run", "wall time (pulumi up)", "steps served from cache"],
+      rows.map((r) => [r.run, `${r.seconds.toFixed(1)} s`, String(r.cachedSteps)]),
+    );
+    for (const line of table) console.log(line);
     console.log(
       `\nwith the shared cache: ${(cold.seconds / shared.seconds).toFixed(2)}x faster than without`,
     );
-    mkdirSync(OUT, { recursive: true });
-    writeFileSync(join(OUT, "shared-cache.json"), `${JSON.stringify({ machine, rows }, null, 2)}\n`);
+    await writeOutJson("shared-cache.json", { machine, rows });
     return 0;
   } finally {
     await world.stop();

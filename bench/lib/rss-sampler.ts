@@ -8,6 +8,7 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
+import { parseProcStat } from "./proc-stat";
 
 export interface RssPeak {
   samples: number;
@@ -72,14 +73,10 @@ function memory(pid: number): { rss: number; hwm: number } {
   return { rss: kib("VmRSS"), hwm: kib("VmHWM") };
 }
 
-/** comm and CPU ticks from /proc/<pid>/stat (fields 2 and 14-17; comm may itself contain ") "). */
+/** comm and CPU ticks, the process's own and its reaped children's. */
 function stat(pid: number): { comm: string; user: number; sys: number } {
-  const text = read(`/proc/${pid}/stat`);
-  const close = text.lastIndexOf(")");
-  const f = text.slice(close + 2).split(" ");
-  const n = (i: number) => Number(f[i] ?? 0) || 0;
-  // f[0] is field 3 (state): utime, stime, cutime, cstime are fields 14-17.
-  return { comm: text.slice(text.indexOf("(") + 1, close), user: n(11) + n(13), sys: n(12) + n(14) };
+  const s = parseProcStat(read(`/proc/${pid}/stat`));
+  return { comm: s.comm, user: s.utime + s.cutime, sys: s.stime + s.cstime };
 }
 
 function sample(root: number) {
