@@ -27,13 +27,15 @@ import { access, mkdir, mkdtemp, readdir, readFile, statfs, writeFile } from "no
 import os from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { LIST_DIRS } from "../lib/manifest/contract";
 import { DEFAULT_CONCURRENCY } from "../lib/templates/stager";
 import { gitEnv, removeDir, runGit } from "../test/support/git-fixtures";
 import { type GitHttpServer, startGitHttpServer } from "../test/support/git-http-server";
+import { MiB } from "./lib/format";
 import { type RssPeak, RssSampler } from "./lib/rss";
 import { runBench } from "./lib/run";
 import { type CompareResult, compareStaged } from "./stage/compare";
-import { buildFixtures, type FixtureEntry, LIST_DIRS, MiB, readRealManifest } from "./stage/fixtures";
+import { buildFixtures, type FixtureEntry, readRealManifest } from "./stage/fixtures";
 
 const REPO_ROOT = resolve(__dirname, "..");
 const OUT_DIR = join(REPO_ROOT, "bench", "out");
