@@ -10,6 +10,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   localStackConfig,
+  type RealStack,
   realTierUnavailable,
   startRealStack,
   writeStackConfig,
@@ -22,6 +23,49 @@ import { markdownTable } from "./lib/table";
 /** Busy-loop iterations of the stand-in compile step (about 10 s in busybox sh on these machines). */
 const COMPILE_LOOPS = 4_000_000;
 
+/**
+ * The stack's config with the platform image built from a copy of its Dockerfile that compiles: the sample
+ * base only copies small files, which no cache can speed up, while the platform's builder stage compiles for
+ * minutes. A CPU-bound step in the same stage stands in for it.
+ */
+function configWithCompileStep(world: RealStack) {
+  const dockerfile = join(world.dir, "sample-platform", "workspace-server", "Dockerfile");
+  writeFileSync(
+    `${dockerfile}.bench`,
+    readFileSync(dockerfile, "utf8").replace(
+      "ARG GIT_SHA=dev\n",
+      `ARG GIT_SHA=dev\nRUN i=0; while [ "$i" -lt ${COMPILE_LOOPS} ]; do i=$((i+1)); done\n`,
+    ),
+  );
+  const config = localStackConfig(world, "6".repeat(40));
+  config.images = (config.images as Array<Record<string, unknown>>).map((image) =>
+    image.name === "platform" ? { ...image, dockerfile: "workspace-server/Dockerfile.bench" } : image,
+  );
+  return config;
+}
+
+/** `pulumi up` of one stack: its wall time and how many build steps came from a cache. */
+async function build(
+  world: RealStack,
+  config: Record<string, unknown>,
+  stack: string,
+  cache: boolean,
+  init = true,
+) {
+  if (init) await world.pulumi(["stack", "init", stack]);
+  writeStackConfig(world, stack, {
+    ...config,
+    tagPrefix: stack.replace(/[^a-z0-9]/g, ""),
+    cache: String(cache),
+  });
+  const t0 = performance.now();
+  const r = await world.pulumi(["up", "--stack", stack, "--yes", "--skip-preview"]);
+  const seconds = (performance.now() - t0) / 1000;
+  const log = r.stdout + r.stderr;
+  if (r.code !== 0) throw new Error(`pulumi up --stack ${stack} failed:\n${log.slice(-3000)}`);
+  return { seconds, cachedSteps: (log.match(/#\d+ CACHED/g) ?? []).length };
+}
+
 async function main(): Promise<number> {
   const unavailable = realTierUnavailable();
   if (unavailable) {
@@ -30,21 +74,8 @@ async function main(): Promise<number> {
   }
   const world = await startRealStack("bench-seed");
   try {
-    // The sample base only copies small files, which no cache can speed up. The platform's builder stage
-    // compiles for minutes; a CPU-bound step in the same stage stands in for it.
-    const dockerfile = join(world.dir, "sample-platform", "workspace-server", "Dockerfile");
-    const bench = `${dockerfile}.bench`;
-    writeFileSync(
-      bench,
-      readFileSync(dockerfile, "utf8").replace(
-        "ARG GIT_SHA=dev\n",
-        `ARG GIT_SHA=dev\nRUN i=0; while [ "$i" -lt ${COMPILE_LOOPS} ]; do i=$((i+1)); done\n`,
-      ),
-    );
-    const config = localStackConfig(world, "6".repeat(40));
-    config.images = (config.images as Array<Record<string, unknown>>).map((image) =>
-      image.name === "platform" ? { ...image, dockerfile: "workspace-server/Dockerfile.bench" } : image,
-    );
+    const config = configWithCompileStep(world);
+    // Empties the builder's local cache, as on a fresh runner.
     const prune = () =>
       execFileSync(
         world.engine.buildctl ?? "buildctl",
@@ -53,25 +84,11 @@ async function main(): Promise<number> {
           stdio: "ignore",
         },
       );
-    const build = async (stack: string, cache: boolean, init = true) => {
-      if (init) await world.pulumi(["stack", "init", stack]);
-      writeStackConfig(world, stack, {
-        ...config,
-        tagPrefix: stack.replace(/[^a-z0-9]/g, ""),
-        cache: String(cache),
-      });
-      const t0 = performance.now();
-      const r = await world.pulumi(["up", "--stack", stack, "--yes", "--skip-preview"]);
-      const seconds = (performance.now() - t0) / 1000;
-      const log = r.stdout + r.stderr;
-      if (r.code !== 0) throw new Error(`pulumi up --stack ${stack} failed:\n${log.slice(-3000)}`);
-      return { seconds, cachedSteps: (log.match(/#\d+ CACHED/g) ?? []).length };
-    };
-    const seed = await build("bench-seed", true, false);
+    const seed = await build(world, config, "bench-seed", true, false);
     prune();
-    const shared = await build("bench-shared", true);
+    const shared = await build(world, config, "bench-shared", true);
     prune();
-    const cold = await build("bench-cold", false);
+    const cold = await build(world, config, "bench-cold", false);
     const machine = machineSize();
     const rows = [
       { run: "A: first build, exports the registry cache", ...seed },

@@ -57,7 +57,7 @@ export async function machineFacts(tmp: string) {
     os: osPrettyName(osRelease) ?? os.platform(),
     tmpDir: tmp,
     tmpFs: fsTypeName((await statfs(tmp)).type),
-    // "<none>" means no journal, which is what makes file creation slow after deletions (see probeCreate).
+    // "<none>" means no journal, which is what makes file creation slow after deletions (see probeCreate in bench/lib/scratch-dir.ts).
     ext4JournalTask: await ext4JournalTasks(),
   };
 }

@@ -111,6 +111,48 @@ function sample(root: number) {
   return s;
 }
 
+function emptyPeak(intervalMs: number): RssPeak {
+  return {
+    samples: 0,
+    intervalMs,
+    peakBytes: 0,
+    atPeak: { nodeBytes: 0, gitBytes: 0, otherBytes: 0, processes: 0 },
+    peakGitBytes: 0,
+    peakNodeBytes: 0,
+    peakNodeHwmBytes: 0,
+    peakGitHwmBytes: 0,
+    peakProcesses: 0,
+    peakRemoteHelpers: 0,
+    cpuUserTicks: 0,
+    cpuSysTicks: 0,
+  };
+}
+
+/** Folds one sample into the peaks so far. */
+function record(p: RssPeak, s: ReturnType<typeof sample>): void {
+  const total = s.nodeBytes + s.gitBytes + s.otherBytes;
+  p.samples++;
+  if (total > p.peakBytes) {
+    p.peakBytes = total;
+    p.atPeak = {
+      nodeBytes: s.nodeBytes,
+      gitBytes: s.gitBytes,
+      otherBytes: s.otherBytes,
+      processes: s.processes,
+    };
+  }
+  p.peakGitBytes = Math.max(p.peakGitBytes, s.gitBytes);
+  p.peakNodeBytes = Math.max(p.peakNodeBytes, s.nodeBytes);
+  p.peakNodeHwmBytes = Math.max(p.peakNodeHwmBytes, s.nodeHwm);
+  p.peakGitHwmBytes = Math.max(p.peakGitHwmBytes, s.gitHwm);
+  p.peakProcesses = Math.max(p.peakProcesses, s.processes);
+  p.peakRemoteHelpers = Math.max(p.peakRemoteHelpers, s.remoteHelpers);
+  if (s.user + s.sys > p.cpuUserTicks + p.cpuSysTicks) {
+    p.cpuUserTicks = s.user;
+    p.cpuSysTicks = s.sys;
+  }
+}
+
 function main(): void {
   let timer: NodeJS.Timeout | undefined;
   let peak: RssPeak | undefined;
@@ -120,45 +162,11 @@ function main(): void {
     if (cmd === "watch") {
       const root = Number(pidText);
       const intervalMs = Number(intervalText) || 20;
-      const p: RssPeak = {
-        samples: 0,
-        intervalMs,
-        peakBytes: 0,
-        atPeak: { nodeBytes: 0, gitBytes: 0, otherBytes: 0, processes: 0 },
-        peakGitBytes: 0,
-        peakNodeBytes: 0,
-        peakNodeHwmBytes: 0,
-        peakGitHwmBytes: 0,
-        peakProcesses: 0,
-        peakRemoteHelpers: 0,
-        cpuUserTicks: 0,
-        cpuSysTicks: 0,
-      };
+      const p = emptyPeak(intervalMs);
       peak = p;
       const tick = () => {
         const started = performance.now();
-        const s = sample(root);
-        const total = s.nodeBytes + s.gitBytes + s.otherBytes;
-        p.samples++;
-        if (total > p.peakBytes) {
-          p.peakBytes = total;
-          p.atPeak = {
-            nodeBytes: s.nodeBytes,
-            gitBytes: s.gitBytes,
-            otherBytes: s.otherBytes,
-            processes: s.processes,
-          };
-        }
-        p.peakGitBytes = Math.max(p.peakGitBytes, s.gitBytes);
-        p.peakNodeBytes = Math.max(p.peakNodeBytes, s.nodeBytes);
-        p.peakNodeHwmBytes = Math.max(p.peakNodeHwmBytes, s.nodeHwm);
-        p.peakGitHwmBytes = Math.max(p.peakGitHwmBytes, s.gitHwm);
-        p.peakProcesses = Math.max(p.peakProcesses, s.processes);
-        p.peakRemoteHelpers = Math.max(p.peakRemoteHelpers, s.remoteHelpers);
-        if (s.user + s.sys > p.cpuUserTicks + p.cpuSysTicks) {
-          p.cpuUserTicks = s.user;
-          p.cpuSysTicks = s.sys;
-        }
+        record(p, sample(root));
         // Subtract the sample's own cost so the rate stays near the interval.
         timer = setTimeout(tick, Math.max(1, intervalMs - (performance.now() - started)));
       };

@@ -121,7 +121,7 @@ function headTree(list: ListName, name: string, rand: () => number): Record<stri
     [KIND_FILE[list]]: `name: ${name}\nversion: 1\ndescription: ${text(rand, 120, name).split("\n")[2]}\n`,
   };
   if (list === "workspace_templates" && name === "platform-agent") {
-    // The identity files Dockerfile.platform-agent bakes (see CONTEXT.md).
+    // The identity files Dockerfile.platform-agent bakes, so the staged tree has what that image needs.
     files["mcp_servers.yaml"] = "servers: []\n";
     files["prompts/concierge.md"] = text(rand, 3000, "concierge");
     files["identity-fallback.sh"] = {

@@ -39,7 +39,7 @@ export class StageCli {
     private readonly gitBaseUrl: string,
   ) {}
 
-  /** A new directory for one run. Nothing is deleted until the bench ends: deletions would skew later runs (see probeCreate). */
+  /** A new directory for one run. Nothing is deleted until the bench ends: deletions would skew later runs (see probeCreate in bench/lib/scratch-dir.ts). */
   freshDir(label: string): string {
     return join(this.tmp, "runs", `${String(++this.runNo).padStart(2, "0")}-${label}`);
   }
