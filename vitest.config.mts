@@ -3,8 +3,8 @@ import { defineConfig } from "vitest/config";
 // Tiers are folders: unit tests sit beside the pure modules in lib/, and each folder under test/ is a
 // black-box tier. `vitest run --project <name>` runs one; a new test file joins its folder's tier.
 const TIERS = {
-  // Pure logic, no process, server or disk beyond a temp dir.
-  unit: ["lib/**/*.test.ts", "components/**/*.test.ts"],
+  // Pure logic, no process, server or disk beyond a temp dir (the benches' helpers too).
+  unit: ["lib/**/*.test.ts", "components/**/*.test.ts", "bench/**/*.test.ts"],
   // The program under Pulumi's mock runtime: config, graph, gate, resources.
   program: ["test/program/**/*.test.ts"],
   // The stager against real git and misbehaving HTTP servers.

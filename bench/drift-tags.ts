@@ -9,27 +9,63 @@
  */
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { startTagListingRegistry } from "../test/support/misbehaving-registry";
-import { runBench } from "./run";
+import { intOption } from "./lib/args";
+import { fmtSeconds } from "./lib/format";
+import { briefMachine } from "./lib/machine";
+import { writeOutJson } from "./lib/out";
+import { REPO_ROOT } from "./lib/paths";
+import { runBench } from "./lib/run";
 
-const REPO_ROOT = resolve(__dirname, "..");
-const OUT_DIR = join(REPO_ROOT, "bench", "out");
 const REPOSITORY = "molecule-ai/platform";
+
+/** The stack's two tags first, then generated ones up to `count`. */
+function tagList(count: number): string[] {
+  const tags = ["staging-abc1234", "staging-latest"];
+  for (let i = 0; tags.length < count; i++) tags.push(`staging-${i.toString(16).padStart(7, "0")}`);
+  return tags;
+}
+
+/** `npm run drift --json` under /usr/bin/time: its exit code, stdout, wall time and peak RSS. */
+async function timedDrift(outputs: string, timeFile: string) {
+  const started = performance.now();
+  const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((done) => {
+    const child = spawn(
+      "/usr/bin/time",
+      [
+        "-f",
+        "%e %M",
+        "-o",
+        timeFile,
+        process.execPath,
+        "--import",
+        "tsx",
+        "cli/drift.ts",
+        "--outputs",
+        outputs,
+        "--json",
+      ],
+      { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "inherit"] },
+    );
+    let out = "";
+    child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+    child.on("close", (exit) => done({ code: exit, stdout: out }));
+  });
+  const wallMs = performance.now() - started;
+  const [, maxRssKb] = readFileSync(timeFile, "utf8").trim().split(/\s+/);
+  return { code, stdout, wallMs, maxRssKb: Number(maxRssKb) };
+}
 
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { tags: { type: "string", default: "100000" } } });
-  const count = Number(values.tags);
-  if (!Number.isInteger(count) || count < 2) throw new Error(`bad --tags: ${values.tags}`);
-  const tags = ["staging-abc1234", "staging-latest"];
-  for (let i = 0; tags.length < count; i++) tags.push(`staging-${i.toString(16).padStart(7, "0")}`);
-
+  const count = intOption("tags", values.tags, 2);
   const registry = await startTagListingRegistry({
     repository: REPOSITORY,
-    tags,
+    tags: tagList(count),
     created: new Date(Date.now() - 86_400_000).toISOString(),
   });
   const dir = await mkdtemp(join(os.tmpdir(), "bench-drift-tags-"));
@@ -48,66 +84,28 @@ async function main(): Promise<number> {
         },
       }),
     );
-    const timeFile = join(dir, "time.txt");
-    const started = performance.now();
-    const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((done) => {
-      const child = spawn(
-        "/usr/bin/time",
-        [
-          "-f",
-          "%e %M",
-          "-o",
-          timeFile,
-          process.execPath,
-          "--import",
-          "tsx",
-          "cli/drift.ts",
-          "--outputs",
-          outputs,
-          "--json",
-        ],
-        { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "inherit"] },
-      );
-      let out = "";
-      child.stdout.on("data", (c: Buffer) => (out += c.toString()));
-      child.on("close", (exit) => done({ code: exit, stdout: out }));
-    });
-    const wallMs = performance.now() - started;
-    const [, maxRssKb] = readFileSync(timeFile, "utf8").trim().split(/\s+/);
+    const { code, stdout, wallMs, maxRssKb } = await timedDrift(outputs, join(dir, "time.txt"));
     const result = JSON.parse(stdout).results[0] as { status: string; detail: string };
     const byMethod: Record<string, number> = {};
     for (const r of registry.requests) byMethod[r.method] = (byMethod[r.method] ?? 0) + 1;
 
-    const rssMb = Number(maxRssKb) / 1024;
+    const rssMb = maxRssKb / 1024;
     console.log(`drift against one repository listing ${count} tags (one tags/list page, loopback)`);
     console.log(`exit ${code}: ${result.status} (${result.detail})`);
     console.log(
-      `wall ${(wallMs / 1000).toFixed(2)} s, peak RSS ${rssMb.toFixed(0)} MB, ${registry.requests.length} requests ${JSON.stringify(byMethod)}`,
+      `wall ${fmtSeconds(wallMs)}, peak RSS ${rssMb.toFixed(0)} MB, ${registry.requests.length} requests ${JSON.stringify(byMethod)}`,
     );
-    await mkdir(OUT_DIR, { recursive: true });
-    const file = join(OUT_DIR, "drift-tags.json");
-    await writeFile(
-      file,
-      `${JSON.stringify(
-        {
-          date: new Date().toISOString(),
-          machine: {
-            node: process.version,
-            cpus: os.cpus().length,
-            platform: `${os.platform()} ${os.release()}`,
-          },
-          tags: count,
-          exitCode: code,
-          result,
-          wallMs,
-          peakRssBytes: Number(maxRssKb) * 1024,
-          requests: registry.requests.length,
-          requestsByMethod: byMethod,
-        },
-        null,
-        2,
-      )}\n`,
-    );
+    const file = await writeOutJson("drift-tags.json", {
+      date: new Date().toISOString(),
+      machine: briefMachine(),
+      tags: count,
+      exitCode: code,
+      result,
+      wallMs,
+      peakRssBytes: maxRssKb * 1024,
+      requests: registry.requests.length,
+      requestsByMethod: byMethod,
+    });
     console.log(`raw numbers: ${file}`);
     return 0;
   } finally {

@@ -6,15 +6,17 @@
  * (~/.pulumi, the project's cache) is not touched.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir, totalmem } from "node:os";
-import { join, resolve } from "node:path";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { buildRecipe } from "../lib/local/engine/go-build";
 import { recipes } from "../lib/local/engine/recipes";
 import { formatDuration } from "../lib/local/progress";
+import { fmtMiB } from "./lib/format";
+import { machineSize } from "./lib/machine";
+import { writeOutJson } from "./lib/out";
+import { markdownTable } from "./lib/table";
 
-const OUT = resolve(__dirname, "out");
-const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 const du = (dir: string) => Number(execFileSync("du", ["-sb", dir], { encoding: "utf8" }).split("\t")[0]);
 
 async function main(): Promise<void> {
@@ -33,29 +35,28 @@ async function main(): Promise<void> {
     }
     const caches = { moduleCache: du(join(cache, "go", "mod")), buildCache: du(join(cache, "go", "build")) };
     const machine = {
-      cores: cpus().length,
-      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      ...machineSize(),
       go: execFileSync("go", ["version"], { encoding: "utf8" }).trim(),
     };
     console.log(`\nengine cold build (${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.go})\n`);
-    console.log("| recipe | version | cold build | binaries |");
-    console.log("|---|---|---|---|");
-    for (const r of rows) {
-      const bins = Object.entries(r.binaries)
-        .map(([name, size]) => `${name} ${mib(size)}`)
-        .join(", ");
-      console.log(`| ${r.recipe} | ${r.version} | ${formatDuration(r.seconds * 1000)} | ${bins} |`);
-    }
     const total = rows.reduce((s, r) => s + r.seconds, 0);
-    console.log(`| total | | ${formatDuration(total * 1000)} | |`);
+    const cells = rows.map((r) => [
+      r.recipe,
+      r.version,
+      formatDuration(r.seconds * 1000),
+      Object.entries(r.binaries)
+        .map(([name, size]) => `${name} ${fmtMiB(size)}`)
+        .join(", "),
+    ]);
+    const table = markdownTable(
+      ["recipe", "version", "cold build", "binaries"],
+      [...cells, ["total", "", formatDuration(total * 1000), ""]],
+    );
+    for (const line of table) console.log(line);
     console.log(
-      `\nGo module cache ${mib(caches.moduleCache)}, Go build cache ${mib(caches.buildCache)} (shared by all recipes)`,
+      `\nGo module cache ${fmtMiB(caches.moduleCache)}, Go build cache ${fmtMiB(caches.buildCache)} (shared by all recipes)`,
     );
-    mkdirSync(OUT, { recursive: true });
-    writeFileSync(
-      join(OUT, "engine.json"),
-      `${JSON.stringify({ machine, rows, caches, totalSeconds: total }, null, 2)}\n`,
-    );
+    await writeOutJson("engine.json", { machine, rows, caches, totalSeconds: total });
   } finally {
     rmSync(cache, { recursive: true, force: true });
   }

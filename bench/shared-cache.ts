@@ -6,20 +6,65 @@
  * bench/out/shared-cache.json. Needs what the end-to-end tier needs (root on Linux, `npm run engine`).
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus, totalmem } from "node:os";
-import { join, resolve } from "node:path";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import {
   localStackConfig,
+  type RealStack,
   realTierUnavailable,
   startRealStack,
   writeStackConfig,
 } from "../test/support/real-stack";
-import { runBench } from "./run";
+import { machineSize } from "./lib/machine";
+import { writeOutJson } from "./lib/out";
+import { runBench } from "./lib/run";
+import { markdownTable } from "./lib/table";
 
-const OUT = resolve(__dirname, "out");
 /** Busy-loop iterations of the stand-in compile step (about 10 s in busybox sh on these machines). */
 const COMPILE_LOOPS = 4_000_000;
+
+/**
+ * The stack's config with the platform image built from a copy of its Dockerfile that compiles: the sample
+ * base only copies small files, which no cache can speed up, while the platform's builder stage compiles for
+ * minutes. A CPU-bound step in the same stage stands in for it.
+ */
+function configWithCompileStep(world: RealStack) {
+  const dockerfile = join(world.dir, "sample-platform", "workspace-server", "Dockerfile");
+  writeFileSync(
+    `${dockerfile}.bench`,
+    readFileSync(dockerfile, "utf8").replace(
+      "ARG GIT_SHA=dev\n",
+      `ARG GIT_SHA=dev\nRUN i=0; while [ "$i" -lt ${COMPILE_LOOPS} ]; do i=$((i+1)); done\n`,
+    ),
+  );
+  const config = localStackConfig(world, "6".repeat(40));
+  config.images = (config.images as Array<Record<string, unknown>>).map((image) =>
+    image.name === "platform" ? { ...image, dockerfile: "workspace-server/Dockerfile.bench" } : image,
+  );
+  return config;
+}
+
+/** `pulumi up` of one stack: its wall time and how many build steps came from a cache. */
+async function build(
+  world: RealStack,
+  config: Record<string, unknown>,
+  stack: string,
+  cache: boolean,
+  init = true,
+) {
+  if (init) await world.pulumi(["stack", "init", stack]);
+  writeStackConfig(world, stack, {
+    ...config,
+    tagPrefix: stack.replace(/[^a-z0-9]/g, ""),
+    cache: String(cache),
+  });
+  const t0 = performance.now();
+  const r = await world.pulumi(["up", "--stack", stack, "--yes", "--skip-preview"]);
+  const seconds = (performance.now() - t0) / 1000;
+  const log = r.stdout + r.stderr;
+  if (r.code !== 0) throw new Error(`pulumi up --stack ${stack} failed:\n${log.slice(-3000)}`);
+  return { seconds, cachedSteps: (log.match(/#\d+ CACHED/g) ?? []).length };
+}
 
 async function main(): Promise<number> {
   const unavailable = realTierUnavailable();
@@ -29,21 +74,8 @@ async function main(): Promise<number> {
   }
   const world = await startRealStack("bench-seed");
   try {
-    // The sample base only copies small files, which no cache can speed up. The platform's builder stage
-    // compiles for minutes; a CPU-bound step in the same stage stands in for it.
-    const dockerfile = join(world.dir, "sample-platform", "workspace-server", "Dockerfile");
-    const bench = `${dockerfile}.bench`;
-    writeFileSync(
-      bench,
-      readFileSync(dockerfile, "utf8").replace(
-        "ARG GIT_SHA=dev\n",
-        `ARG GIT_SHA=dev\nRUN i=0; while [ "$i" -lt ${COMPILE_LOOPS} ]; do i=$((i+1)); done\n`,
-      ),
-    );
-    const config = localStackConfig(world, "6".repeat(40));
-    config.images = (config.images as Array<Record<string, unknown>>).map((image) =>
-      image.name === "platform" ? { ...image, dockerfile: "workspace-server/Dockerfile.bench" } : image,
-    );
+    const config = configWithCompileStep(world);
+    // Empties the builder's local cache, as on a fresh runner.
     const prune = () =>
       execFileSync(
         world.engine.buildctl ?? "buildctl",
@@ -52,26 +84,12 @@ async function main(): Promise<number> {
           stdio: "ignore",
         },
       );
-    const build = async (stack: string, cache: boolean, init = true) => {
-      if (init) await world.pulumi(["stack", "init", stack]);
-      writeStackConfig(world, stack, {
-        ...config,
-        tagPrefix: stack.replace(/[^a-z0-9]/g, ""),
-        cache: String(cache),
-      });
-      const t0 = performance.now();
-      const r = await world.pulumi(["up", "--stack", stack, "--yes", "--skip-preview"]);
-      const seconds = (performance.now() - t0) / 1000;
-      const log = r.stdout + r.stderr;
-      if (r.code !== 0) throw new Error(`pulumi up --stack ${stack} failed:\n${log.slice(-3000)}`);
-      return { seconds, cachedSteps: (log.match(/#\d+ CACHED/g) ?? []).length };
-    };
-    const seed = await build("bench-seed", true, false);
+    const seed = await build(world, config, "bench-seed", true, false);
     prune();
-    const shared = await build("bench-shared", true);
+    const shared = await build(world, config, "bench-shared", true);
     prune();
-    const cold = await build("bench-cold", false);
-    const machine = { cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30) };
+    const cold = await build(world, config, "bench-cold", false);
+    const machine = machineSize();
     const rows = [
       { run: "A: first build, exports the registry cache", ...seed },
       { run: "B: empty local cache, reads the registry cache", ...shared },
@@ -80,14 +98,15 @@ async function main(): Promise<number> {
     console.log(
       `\nshared registry cache, local stack, both images, a ${COMPILE_LOOPS}-iteration compile stand-in in the base (${machine.cores} cores, ${machine.memoryGiB} GiB)\n`,
     );
-    console.log("| run | wall time (pulumi up) | steps served from cache |");
-    console.log("|---|---|---|");
-    for (const r of rows) console.log(`| ${r.run} | ${r.seconds.toFixed(1)} s | ${r.cachedSteps} |`);
+    const table = markdownTable(
+      ["run", "wall time (pulumi up)", "steps served from cache"],
+      rows.map((r) => [r.run, `${r.seconds.toFixed(1)} s`, String(r.cachedSteps)]),
+    );
+    for (const line of table) console.log(line);
     console.log(
       `\nwith the shared cache: ${(cold.seconds / shared.seconds).toFixed(2)}x faster than without`,
     );
-    mkdirSync(OUT, { recursive: true });
-    writeFileSync(join(OUT, "shared-cache.json"), `${JSON.stringify({ machine, rows }, null, 2)}\n`);
+    await writeOutJson("shared-cache.json", { machine, rows });
     return 0;
   } finally {
     await world.stop();

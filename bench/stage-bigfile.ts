@@ -3,7 +3,7 @@
  *
  * Peak memory of staging one entry that holds a large file (default 200 MiB, incompressible): the stager's
  * own (the node process running `cli/stage.ts`) against git's, each sampled from /proc every 20 ms (see
- * bench/rss-sampler.ts), plus the node process's VmHWM, the kernel's own peak, which no sample can miss.
+ * bench/lib/rss-sampler.ts), plus the node process's VmHWM, the kernel's own peak, which no sample can miss.
  *
  * Scenarios, one CLI run each at --concurrency 1, over loopback HTTP (git-http-backend, no added latency):
  * - small:          a one-file entry, the stager's baseline;
@@ -11,21 +11,25 @@
  * - fallback:       the same, from a server that refuses fetches by SHA (branch and tag tips, deepened);
  * - fallback, tip:  the pinned tree is small, the branch tip (which the fallback fetches) holds the big file.
  *
+ * Repositories and staged trees live in a tmpfs where there is one (bench/lib/scratch-dir.ts says why).
  * Prints a table and writes bench/out/stage-bigfile.json.
  */
-import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { createRepo, deterministicBytes, gitEnv, removeDir, runGit } from "../test/support/git-fixtures";
+import { createRepo, deterministicBytes, gitEnv, removeDir } from "../test/support/git-fixtures";
 import { type GitHttpServer, startGitHttpServer } from "../test/support/git-http-server";
-import { type RssPeak, RssSampler } from "./rss";
-import { runBench } from "./run";
+import { intOption } from "./lib/args";
+import { fmtMiB, fmtSeconds, MiB } from "./lib/format";
+import { gitVersion } from "./lib/machine";
+import { writeOutJson } from "./lib/out";
+import { STAGE_CLI } from "./lib/paths";
+import { type RssPeak, RssSampler } from "./lib/rss";
+import { runBench } from "./lib/run";
+import { sampledRun } from "./lib/sampled-run";
+import { defaultTmpParent } from "./lib/scratch-dir";
+import { alignedTable } from "./lib/table";
 
-const REPO_ROOT = resolve(__dirname, "..");
-const OUT_DIR = join(REPO_ROOT, "bench", "out");
-const STAGE_CLI = [process.execPath, "--import", "tsx", "cli/stage.ts"] as const;
-const MiB = 1024 * 1024;
 const SAMPLE_MS = 20;
 
 interface Scenario {
@@ -43,19 +47,115 @@ interface Result extends Scenario {
   rss: RssPeak;
 }
 
-const fmt = (b: number) => `${(b / MiB).toFixed(0)} MiB`;
+/** The four scenarios over one repository: `small` pins a one-file tree, `tip` adds the big file. */
+function scenarios(mib: number, bigBytes: number, small: string, tip: string): Scenario[] {
+  return [
+    { name: "small (baseline)", repo: "acme/big", ref: small, refusing: false, treeBytes: 6 },
+    {
+      name: `by SHA, ${mib} MiB file in tree`,
+      repo: "acme/big",
+      ref: tip,
+      refusing: false,
+      treeBytes: bigBytes + 4,
+    },
+    {
+      name: `fallback, ${mib} MiB file in tree`,
+      repo: "acme/big",
+      ref: tip,
+      refusing: true,
+      treeBytes: bigBytes + 4,
+    },
+    {
+      name: `fallback, ${mib} MiB file only in the tip`,
+      repo: "acme/big",
+      ref: small,
+      refusing: true,
+      treeBytes: 6,
+    },
+  ];
+}
+
+/** Runs the CLI as its own process group, sampling its tree's memory. */
+function run(sampler: RssSampler, args: string[]) {
+  return sampledRun(sampler, STAGE_CLI[0], args, { env: gitEnv(), sampleIntervalMs: SAMPLE_MS });
+}
+
+/** One CLI run staging the scenario's one entry into a fresh directory. */
+async function runScenario(sampler: RssSampler, s: Scenario, dir: string, server: GitHttpServer) {
+  await mkdir(dir, { recursive: true });
+  const manifest = join(dir, "manifest.json");
+  await writeFile(
+    manifest,
+    JSON.stringify({
+      version: 1,
+      plugins: [{ name: "big", repo: s.repo, ref: s.ref }],
+      workspace_templates: [],
+      org_templates: [],
+    }),
+  );
+  process.stderr.write(`bench: ${s.name}\n`);
+  const args = [
+    ...STAGE_CLI.slice(1),
+    "--manifest",
+    manifest,
+    "--dest",
+    join(dir, "deps"),
+    "--git-base-url",
+    server.url,
+    "--concurrency",
+    "1",
+    "--quiet",
+  ];
+  const m = await run(sampler, args);
+  if (m.exitCode !== 0) throw new Error(`stage CLI exited ${m.exitCode} for ${s.name}:\n${m.stderr}`);
+  return { ...s, wallMs: m.wallMs, exitCode: m.exitCode, rss: m.rss };
+}
+
+function printTable(results: Result[], mib: number, git: string): void {
+  const rows = [
+    [
+      "scenario",
+      "wall",
+      "peak total",
+      "stager (sampled)",
+      "stager VmHWM",
+      "git (sampled)",
+      "git VmHWM",
+      "stager / git",
+    ],
+    ...results.map((r) => [
+      r.name,
+      fmtSeconds(r.wallMs),
+      fmtMiB(r.rss.peakBytes),
+      fmtMiB(r.rss.peakNodeBytes),
+      fmtMiB(r.rss.peakNodeHwmBytes),
+      fmtMiB(r.rss.peakGitBytes),
+      fmtMiB(r.rss.peakGitHwmBytes),
+      (r.rss.peakNodeHwmBytes / Math.max(1, r.rss.peakGitBytes)).toFixed(2),
+    ]),
+  ];
+  process.stdout.write(
+    [
+      "",
+      `Staging one entry with a ${mib} MiB incompressible file, --concurrency 1, loopback HTTP; ${git}, node ${process.version}.`,
+      `RSS sampled every ${SAMPLE_MS} ms over the CLI's process tree; VmHWM is the kernel's peak of one process.`,
+      "",
+      ...alignedTable(rows, { rule: true }),
+      "",
+    ].join("\n"),
+  );
+}
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       mib: { type: "string", default: "200" },
-      tmp: { type: "string", default: "/dev/shm" },
+      tmp: { type: "string" },
       keep: { type: "boolean", default: false },
     },
   });
-  const mib = Number(values.mib);
-  if (!Number.isInteger(mib) || mib < 1) throw new Error("--mib: expected a positive integer");
-  const tmp = await mkdtemp(join(values.tmp ?? "/dev/shm", "bench-bigfile-"));
+  const mib = intOption("mib", values.mib, 1);
+  const tmp = await mkdtemp(join(values.tmp ?? (await defaultTmpParent()), "bench-bigfile-"));
   const servers: GitHttpServer[] = [];
   const sampler = RssSampler.start();
   try {
@@ -72,109 +172,24 @@ async function main(): Promise<number> {
     servers.push(normal, refusing);
     await sampler.ready();
 
-    const scenarios: Scenario[] = [
-      { name: "small (baseline)", repo: "acme/big", ref: small, refusing: false, treeBytes: 6 },
-      {
-        name: `by SHA, ${mib} MiB file in tree`,
-        repo: "acme/big",
-        ref: tip,
-        refusing: false,
-        treeBytes: big.length + 4,
-      },
-      {
-        name: `fallback, ${mib} MiB file in tree`,
-        repo: "acme/big",
-        ref: tip,
-        refusing: true,
-        treeBytes: big.length + 4,
-      },
-      {
-        name: `fallback, ${mib} MiB file only in the tip`,
-        repo: "acme/big",
-        ref: small,
-        refusing: true,
-        treeBytes: 6,
-      },
-    ];
     // One discarded run: tsx compiles on first use and caches the result.
     await run(sampler, [...STAGE_CLI.slice(1), "--help"]);
     const results: Result[] = [];
-    let n = 0;
-    for (const s of scenarios) {
-      const dir = join(tmp, "runs", String(++n));
-      await mkdir(dir, { recursive: true });
-      const manifest = join(dir, "manifest.json");
-      await writeFile(
-        manifest,
-        JSON.stringify({
-          version: 1,
-          plugins: [{ name: "big", repo: s.repo, ref: s.ref }],
-          workspace_templates: [],
-          org_templates: [],
-        }),
-      );
-      process.stderr.write(`bench: ${s.name}\n`);
-      const server = s.refusing ? refusing : normal;
-      const args = [
-        ...STAGE_CLI.slice(1),
-        "--manifest",
-        manifest,
-        "--dest",
-        join(dir, "deps"),
-        "--git-base-url",
-        server.url,
-        "--concurrency",
-        "1",
-        "--quiet",
-      ];
-      const m = await run(sampler, args);
-      if (m.exitCode !== 0) throw new Error(`stage CLI exited ${m.exitCode} for ${s.name}:\n${m.stderr}`);
-      results.push({ ...s, wallMs: m.wallMs, exitCode: m.exitCode, rss: m.rss });
+    for (const [i, s] of scenarios(mib, big.length, small, tip).entries()) {
+      const dir = join(tmp, "runs", String(i + 1));
+      results.push(await runScenario(sampler, s, dir, s.refusing ? refusing : normal));
     }
 
-    const rows = [
-      [
-        "scenario",
-        "wall",
-        "peak total",
-        "stager (sampled)",
-        "stager VmHWM",
-        "git (sampled)",
-        "git VmHWM",
-        "stager / git",
-      ],
-      ...results.map((r) => [
-        r.name,
-        `${(r.wallMs / 1000).toFixed(2)} s`,
-        fmt(r.rss.peakBytes),
-        fmt(r.rss.peakNodeBytes),
-        fmt(r.rss.peakNodeHwmBytes),
-        fmt(r.rss.peakGitBytes),
-        fmt(r.rss.peakGitHwmBytes),
-        (r.rss.peakNodeHwmBytes / Math.max(1, r.rss.peakGitBytes)).toFixed(2),
-      ]),
-    ];
-    const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? "").length))) ?? [];
-    const line = (row: string[]) =>
-      row.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join("  ");
-    const git = (await runGit(["--version"])).stdout.trim();
-    process.stdout.write(
-      [
-        "",
-        `Staging one entry with a ${mib} MiB incompressible file, --concurrency 1, loopback HTTP; ${git}, node ${process.version}.`,
-        `RSS sampled every ${SAMPLE_MS} ms over the CLI's process tree; VmHWM is the kernel's peak of one process.`,
-        "",
-        line(rows[0] ?? []),
-        widths.map((w) => "-".repeat(w)).join("  "),
-        ...rows.slice(1).map(line),
-        "",
-      ].join("\n"),
-    );
-    await mkdir(OUT_DIR, { recursive: true });
-    await writeFile(
-      join(OUT_DIR, "stage-bigfile.json"),
-      `${JSON.stringify({ generatedAt: new Date().toISOString(), git, node: process.version, fileBytes: big.length, sampleIntervalMs: SAMPLE_MS, results }, null, 2)}\n`,
-    );
+    const git = await gitVersion();
+    printTable(results, mib, git);
+    await writeOutJson("stage-bigfile.json", {
+      generatedAt: new Date().toISOString(),
+      git,
+      node: process.version,
+      fileBytes: big.length,
+      sampleIntervalMs: SAMPLE_MS,
+      results,
+    });
     process.stderr.write(`bench: wrote ${join("bench", "out", "stage-bigfile.json")}\n`);
     return 0;
   } finally {
@@ -183,39 +198,6 @@ async function main(): Promise<number> {
     if (values.keep) process.stderr.write(`bench: kept ${tmp}\n`);
     else await removeDir(tmp);
   }
-}
-
-/** Runs the CLI as its own process group, sampling its tree's memory. */
-async function run(
-  sampler: RssSampler,
-  args: string[],
-): Promise<{ wallMs: number; exitCode: number | null; rss: RssPeak; stderr: string }> {
-  const started = performance.now();
-  const child = spawn(STAGE_CLI[0], args, {
-    cwd: REPO_ROOT,
-    env: gitEnv(),
-    stdio: ["ignore", "ignore", "pipe"],
-    detached: true,
-  });
-  let stderr = "";
-  child.stderr?.on("data", (c: Buffer) => {
-    stderr += c.toString("utf8");
-  });
-  const exited = new Promise<number | null>((res, rej) => {
-    child.once("error", rej);
-    child.once("exit", (code) => res(code));
-  });
-  if (child.pid === undefined) throw new Error("could not start the stager");
-  await sampler.watch(child.pid, SAMPLE_MS);
-  const exitCode = await exited;
-  const wallMs = performance.now() - started;
-  const rss = await sampler.stop();
-  try {
-    process.kill(-child.pid, "SIGKILL");
-  } catch {
-    // nothing left in its group: the normal case
-  }
-  return { wallMs, exitCode, rss, stderr };
 }
 
 runBench(main);

@@ -6,6 +6,8 @@
  * repositories with the same SHAs, and a result can be compared with anyone else's.
  */
 import { readFile } from "node:fs/promises";
+import pLimit from "p-limit";
+import { LISTS, type ListName } from "../../lib/manifest/contract";
 import {
   type CommitSpec,
   createLongHistoryRepo,
@@ -13,18 +15,7 @@ import {
   deterministicBytes,
   type FileSpec,
   runGit,
-} from "../test/support/git-fixtures";
-
-export const MiB = 1024 * 1024;
-
-export type ListName = "plugins" | "workspace_templates" | "org_templates";
-export const LISTS: readonly ListName[] = ["plugins", "workspace_templates", "org_templates"];
-/** Where each list is staged under --dest; mirrors lib/manifest/contract.ts LIST_DIRS (the layout the Dockerfiles COPY). */
-export const LIST_DIRS: Record<ListName, string> = {
-  plugins: "plugins",
-  workspace_templates: "workspace-configs-templates",
-  org_templates: "org-templates",
-};
+} from "../../test/support/git-fixtures";
 
 /** The file that marks each kind of template repository. */
 const KIND_FILE: Record<ListName, string> = {
@@ -130,7 +121,7 @@ function headTree(list: ListName, name: string, rand: () => number): Record<stri
     [KIND_FILE[list]]: `name: ${name}\nversion: 1\ndescription: ${text(rand, 120, name).split("\n")[2]}\n`,
   };
   if (list === "workspace_templates" && name === "platform-agent") {
-    // The identity files the platform-agent image bakes in (its config.yaml and prompts).
+    // The identity files Dockerfile.platform-agent bakes, so the staged tree has what that image needs.
     files["mcp_servers.yaml"] = "servers: []\n";
     files["prompts/concierge.md"] = text(rand, 3000, "concierge");
     files["identity-fallback.sh"] = {
@@ -156,80 +147,66 @@ async function countObjects(dir: string, args: string[]): Promise<number> {
   return out.stdout.split("\n").filter(Boolean).length;
 }
 
-export async function buildFixtures(
-  root: string,
-  real: Record<ListName, RealEntry[]>,
-  opts: FixtureOptions,
-): Promise<Fixtures> {
-  const planned = LISTS.flatMap((list) => real[list].map((e) => ({ list, ...e })));
-  const unknown = opts.longHistory.filter((l) => !planned.some((e) => `${e.list}/${e.name}` === l));
-  if (unknown.length > 0) throw new Error(`long-history entries not in the manifest: ${unknown.join(", ")}`);
+type Planned = RealEntry & { list: ListName };
 
-  // Two at a time: fast-import is single-threaded and the long repos dominate; more would only contend.
-  const entries: FixtureEntry[] = new Array(planned.length);
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < planned.length; i = next++) {
-      const e = planned[i];
-      if (!e) continue;
-      const rand = rng(`${e.list}/${e.name}`);
-      const tree = headTree(e.list, e.name, rand);
-      const long = opts.longHistory.includes(`${e.list}/${e.name}`);
-      let dir: string;
-      let sha: string;
-      let commits: number;
-      if (long) {
-        // README.md, config.yaml and CHANGELOG.md come from the helper; the rest of the tree rides along.
-        const { "README.md": _readme, "config.yaml": _config, ...extraFiles } = tree;
-        const r = await createLongHistoryRepo(root, e.repo, {
-          commits: opts.longCommits,
-          bigFileBytes: opts.bigFileBytes,
-          extraFiles,
-        });
-        dir = r.dir;
-        sha = r.shas.at(-1) ?? "";
-        commits = r.shas.length;
-      } else {
-        // A short, ordinary history: an import, some edits, one deletion, so a full clone carries a
-        // little more than the head tree, as real repos do.
-        const paths = Object.keys(tree);
-        const specs: CommitSpec[] = [{ message: "initial import", files: tree }];
-        const n = 3 + Math.floor(rand() * 10);
-        for (let c = 1; c < n; c++) {
-          const p = paths[1 + Math.floor(rand() * (paths.length - 1))] ?? "README.md";
-          const old = tree[p];
-          if (typeof old === "string") specs.push({ files: { [p]: `${old}edit ${c}\n` } });
-          else specs.push({ files: { [`notes/note-${c}.md`]: text(rand, 400, `note ${c}`) } });
-        }
-        specs.push({
-          message: "drop scratch file",
-          files: { "tmp/scratch.bin": deterministicBytes(4096, e.name) },
-        });
-        specs.push({ message: "cleanup", delete: ["tmp/scratch.bin"] });
-        const r = await createRepo(root, e.repo, specs);
-        dir = r.dir;
-        sha = r.shas.at(-1) ?? "";
-        commits = r.shas.length;
-      }
-      const files = (await runGit(["--git-dir", dir, "ls-tree", "-r", "--name-only", sha])).stdout
-        .split("\n")
-        .filter(Boolean).length;
-      entries[i] = {
-        list: e.list,
-        name: e.name,
-        repo: e.repo,
-        ...(e.runtime ? { runtime: e.runtime } : {}),
-        sha,
-        long,
-        commits,
-        files,
-        objectsAll: await countObjects(dir, ["--all"]),
-        objectsHead: await countObjects(dir, ["--no-walk", sha]),
-      };
-    }
+/**
+ * A short, ordinary history: an import, some edits, one deletion, so a full clone carries a little more
+ * than the head tree, as real repos do.
+ */
+function shortHistory(tree: Record<string, FileSpec>, rand: () => number, name: string): CommitSpec[] {
+  const paths = Object.keys(tree);
+  const specs: CommitSpec[] = [{ message: "initial import", files: tree }];
+  const n = 3 + Math.floor(rand() * 10);
+  for (let c = 1; c < n; c++) {
+    const p = paths[1 + Math.floor(rand() * (paths.length - 1))] ?? "README.md";
+    const old = tree[p];
+    if (typeof old === "string") specs.push({ files: { [p]: `${old}edit ${c}\n` } });
+    else specs.push({ files: { [`notes/note-${c}.md`]: text(rand, 400, `note ${c}`) } });
+  }
+  specs.push({
+    message: "drop scratch file",
+    files: { "tmp/scratch.bin": deterministicBytes(4096, name) },
+  });
+  specs.push({ message: "cleanup", delete: ["tmp/scratch.bin"] });
+  return specs;
+}
+
+/** One entry's repository, pinned at its head, with the counts the report needs. */
+async function buildEntry(root: string, e: Planned, opts: FixtureOptions): Promise<FixtureEntry> {
+  const rand = rng(`${e.list}/${e.name}`);
+  const tree = headTree(e.list, e.name, rand);
+  const long = opts.longHistory.includes(`${e.list}/${e.name}`);
+  let r: { dir: string; shas: string[] };
+  if (long) {
+    // README.md, config.yaml and CHANGELOG.md come from the helper; the rest of the tree rides along.
+    const { "README.md": _readme, "config.yaml": _config, ...extraFiles } = tree;
+    r = await createLongHistoryRepo(root, e.repo, {
+      commits: opts.longCommits,
+      bigFileBytes: opts.bigFileBytes,
+      extraFiles,
+    });
+  } else r = await createRepo(root, e.repo, shortHistory(tree, rand, e.name));
+  const { dir } = r;
+  const sha = r.shas.at(-1) ?? "";
+  const files = (await runGit(["--git-dir", dir, "ls-tree", "-r", "--name-only", sha])).stdout
+    .split("\n")
+    .filter(Boolean).length;
+  return {
+    list: e.list,
+    name: e.name,
+    repo: e.repo,
+    ...(e.runtime ? { runtime: e.runtime } : {}),
+    sha,
+    long,
+    commits: r.shas.length,
+    files,
+    objectsAll: await countObjects(dir, ["--all"]),
+    objectsHead: await countObjects(dir, ["--no-walk", sha]),
   };
-  await Promise.all([worker(), worker()]);
+}
 
+/** The manifest handed to the CLI: every entry pinned at its fixture's head. */
+function manifestText(entries: FixtureEntry[]): string {
   const manifest = {
     _comment:
       "Generated by bench/stage.ts: the real manifest's entries, pinned at the head of local fixture repositories.",
@@ -248,5 +225,19 @@ export async function buildFixtures(
       ]),
     ),
   };
-  return { entries, manifestText: `${JSON.stringify(manifest, null, 2)}\n` };
+  return `${JSON.stringify(manifest, null, 2)}\n`;
+}
+
+export async function buildFixtures(
+  root: string,
+  real: Record<ListName, RealEntry[]>,
+  opts: FixtureOptions,
+): Promise<Fixtures> {
+  const planned: Planned[] = LISTS.flatMap((list) => real[list].map((e) => ({ list, ...e })));
+  const unknown = opts.longHistory.filter((l) => !planned.some((e) => `${e.list}/${e.name}` === l));
+  if (unknown.length > 0) throw new Error(`long-history entries not in the manifest: ${unknown.join(", ")}`);
+  // Two at a time: fast-import is single-threaded and the long repos dominate; more would only contend.
+  const limit = pLimit(2);
+  const entries = await Promise.all(planned.map((e) => limit(() => buildEntry(root, e, opts))));
+  return { entries, manifestText: manifestText(entries) };
 }

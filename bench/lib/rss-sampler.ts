@@ -1,5 +1,5 @@
 /**
- * Samples the summed RSS of a process tree from /proc (Linux only). Started by bench/rss.ts as a
+ * Samples the summed RSS of a process tree from /proc (Linux only). Started by bench/lib/rss.ts as a
  * process of its own: its reads then neither stall the bench's event loop (which also serves git over
  * HTTP, so a stall there would slow the run being measured) nor count in the measured tree.
  *
@@ -8,6 +8,7 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
+import { parseProcStat } from "./proc-stat";
 
 export interface RssPeak {
   samples: number;
@@ -72,14 +73,10 @@ function memory(pid: number): { rss: number; hwm: number } {
   return { rss: kib("VmRSS"), hwm: kib("VmHWM") };
 }
 
-/** comm and CPU ticks from /proc/<pid>/stat (fields 2 and 14-17; comm may itself contain ") "). */
+/** comm and CPU ticks, the process's own and its reaped children's. */
 function stat(pid: number): { comm: string; user: number; sys: number } {
-  const text = read(`/proc/${pid}/stat`);
-  const close = text.lastIndexOf(")");
-  const f = text.slice(close + 2).split(" ");
-  const n = (i: number) => Number(f[i] ?? 0) || 0;
-  // f[0] is field 3 (state): utime, stime, cutime, cstime are fields 14-17.
-  return { comm: text.slice(text.indexOf("(") + 1, close), user: n(11) + n(13), sys: n(12) + n(14) };
+  const s = parseProcStat(read(`/proc/${pid}/stat`));
+  return { comm: s.comm, user: s.utime + s.cutime, sys: s.stime + s.cstime };
 }
 
 function sample(root: number) {
@@ -114,6 +111,48 @@ function sample(root: number) {
   return s;
 }
 
+function emptyPeak(intervalMs: number): RssPeak {
+  return {
+    samples: 0,
+    intervalMs,
+    peakBytes: 0,
+    atPeak: { nodeBytes: 0, gitBytes: 0, otherBytes: 0, processes: 0 },
+    peakGitBytes: 0,
+    peakNodeBytes: 0,
+    peakNodeHwmBytes: 0,
+    peakGitHwmBytes: 0,
+    peakProcesses: 0,
+    peakRemoteHelpers: 0,
+    cpuUserTicks: 0,
+    cpuSysTicks: 0,
+  };
+}
+
+/** Folds one sample into the peaks so far. */
+function record(p: RssPeak, s: ReturnType<typeof sample>): void {
+  const total = s.nodeBytes + s.gitBytes + s.otherBytes;
+  p.samples++;
+  if (total > p.peakBytes) {
+    p.peakBytes = total;
+    p.atPeak = {
+      nodeBytes: s.nodeBytes,
+      gitBytes: s.gitBytes,
+      otherBytes: s.otherBytes,
+      processes: s.processes,
+    };
+  }
+  p.peakGitBytes = Math.max(p.peakGitBytes, s.gitBytes);
+  p.peakNodeBytes = Math.max(p.peakNodeBytes, s.nodeBytes);
+  p.peakNodeHwmBytes = Math.max(p.peakNodeHwmBytes, s.nodeHwm);
+  p.peakGitHwmBytes = Math.max(p.peakGitHwmBytes, s.gitHwm);
+  p.peakProcesses = Math.max(p.peakProcesses, s.processes);
+  p.peakRemoteHelpers = Math.max(p.peakRemoteHelpers, s.remoteHelpers);
+  if (s.user + s.sys > p.cpuUserTicks + p.cpuSysTicks) {
+    p.cpuUserTicks = s.user;
+    p.cpuSysTicks = s.sys;
+  }
+}
+
 function main(): void {
   let timer: NodeJS.Timeout | undefined;
   let peak: RssPeak | undefined;
@@ -123,45 +162,11 @@ function main(): void {
     if (cmd === "watch") {
       const root = Number(pidText);
       const intervalMs = Number(intervalText) || 20;
-      const p: RssPeak = {
-        samples: 0,
-        intervalMs,
-        peakBytes: 0,
-        atPeak: { nodeBytes: 0, gitBytes: 0, otherBytes: 0, processes: 0 },
-        peakGitBytes: 0,
-        peakNodeBytes: 0,
-        peakNodeHwmBytes: 0,
-        peakGitHwmBytes: 0,
-        peakProcesses: 0,
-        peakRemoteHelpers: 0,
-        cpuUserTicks: 0,
-        cpuSysTicks: 0,
-      };
+      const p = emptyPeak(intervalMs);
       peak = p;
       const tick = () => {
         const started = performance.now();
-        const s = sample(root);
-        const total = s.nodeBytes + s.gitBytes + s.otherBytes;
-        p.samples++;
-        if (total > p.peakBytes) {
-          p.peakBytes = total;
-          p.atPeak = {
-            nodeBytes: s.nodeBytes,
-            gitBytes: s.gitBytes,
-            otherBytes: s.otherBytes,
-            processes: s.processes,
-          };
-        }
-        p.peakGitBytes = Math.max(p.peakGitBytes, s.gitBytes);
-        p.peakNodeBytes = Math.max(p.peakNodeBytes, s.nodeBytes);
-        p.peakNodeHwmBytes = Math.max(p.peakNodeHwmBytes, s.nodeHwm);
-        p.peakGitHwmBytes = Math.max(p.peakGitHwmBytes, s.gitHwm);
-        p.peakProcesses = Math.max(p.peakProcesses, s.processes);
-        p.peakRemoteHelpers = Math.max(p.peakRemoteHelpers, s.remoteHelpers);
-        if (s.user + s.sys > p.cpuUserTicks + p.cpuSysTicks) {
-          p.cpuUserTicks = s.user;
-          p.cpuSysTicks = s.sys;
-        }
+        record(p, sample(root));
         // Subtract the sample's own cost so the rate stays near the interval.
         timer = setTimeout(tick, Math.max(1, intervalMs - (performance.now() - started)));
       };

@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { lstat, readdir, readFile, readlink } from "node:fs/promises";
 import { join } from "node:path";
-import { runGit } from "../test/support/git-fixtures";
+import { runGit } from "../../test/support/git-fixtures";
 
 interface Node {
   kind: "file" | "link" | "dir" | "other";

@@ -1,12 +1,12 @@
-/** Client side of bench/rss-sampler.ts: one long-lived sampler process, pointed at one tree at a time. */
+/** Client side of bench/lib/rss-sampler.ts: one long-lived sampler process, pointed at one tree at a time. */
 import { type ChildProcessByStdio, spawn } from "node:child_process";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
+import { REPO_ROOT } from "./paths";
 import type { RssPeak } from "./rss-sampler";
 
 export type { RssPeak };
 
-const REPO_ROOT = resolve(__dirname, "..");
 const SAMPLER = join(__dirname, "rss-sampler.ts");
 
 export class RssSampler {
