@@ -31,6 +31,8 @@ export interface DiagramCase {
   /** Image nodes the drawing must have (the pins box is one more node when pins moved). */
   images: number;
   pins: boolean;
+  /** Text the drawing must show, as text (for hostile names: the markup itself, not its effect). */
+  expectText: string;
 }
 
 /** The pins the real pin bump moved (the real-engine tier's manifests). */
@@ -44,19 +46,28 @@ export function diagramCases(): DiagramCase[] {
       report: renderFixture("real-pin-bump.json", { pins: bump() }),
       images: 2,
       pins: true,
+      expectText: "platform-agent 1887cb3 → aaf8d11",
     },
     {
       fixture: "real-third-image.json",
       report: renderFixture("real-third-image.json", { pins: bump() }),
       images: 3,
       pins: true,
+      expectText: "molecule-ai/tenant",
     },
     {
       fixture: "real-replaced-repository.json",
       report: renderFixture("real-replaced-repository.json"),
       images: 2,
       pins: false,
+      expectText: "repository changed: molecule-ai/molecule-platform-agent → molecule-ai/platform-agent",
     },
-    { fixture: "hostile-names.json", report: renderFixture("hostile-names.json"), images: 1, pins: false },
+    {
+      fixture: "hostile-names.json",
+      report: renderFixture("hostile-names.json"),
+      images: 1,
+      pins: false,
+      expectText: "@mallory **bold** <img src=x onerror=alert(1)>",
+    },
   ];
 }
