@@ -7,6 +7,7 @@ import { REVISION_LABEL, TEMPLATES_LABEL } from "../stack/image-spec";
 import { isUnknown, type PropertyChange, propertyChanges } from "./diff";
 import { describePinChange, type PinChange, short } from "./pins";
 import { parseUrn, type ResourceChange } from "./preview";
+import { repositoryMove } from "./repository";
 
 export const IMAGE_TYPE = "docker-build:index:Image";
 // The default `baseArg`; a custom one is recognised by its value, a digest reference.
@@ -59,6 +60,11 @@ function newCommit(change: ResourceChange): string | undefined {
   return undefined;
 }
 
+/** The commit the old tags name: unchanged when only the repository moved. */
+function oldCommit(change: ResourceChange): string | undefined {
+  return newCommit({ ...change, newState: change.oldState });
+}
+
 type Category = "templates" | "base" | "context" | "dockerfile" | "args" | "commit" | "other";
 
 function categorise(p: PropertyChange): { category: Category; detail: string } {
@@ -99,7 +105,14 @@ export function imageRebuilds(changes: readonly ResourceChange[], pins?: PinInfo
     if (found.has("context")) reasons.push("build context changed");
     if (found.has("dockerfile")) reasons.push("Dockerfile changed");
     if (found.has("args")) reasons.push(`build args changed: ${[...(found.get("args") ?? [])].join(", ")}`);
-    if (found.has("commit")) {
+    const move = repositoryMove(change.oldState, change.newState);
+    if (move) {
+      reasons.push(`repository changed: ${move.from} → ${move.to}`);
+      // The tags and the registry cache refs name the repository: the move says why they changed.
+      for (const key of ["cacheFrom", "cacheTo"]) found.get("other")?.delete(key);
+      if (found.get("other")?.size === 0) found.delete("other");
+    }
+    if (found.has("commit") && !(move && newCommit(change) === oldCommit(change))) {
       const commit = newCommit(change);
       reasons.push(commit ? `tags changed (new commit ${commit})` : "tags changed (new commit)");
     }

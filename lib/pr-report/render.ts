@@ -2,12 +2,14 @@
  * The PR report as markdown. Pure: data in, one string out, no I/O, so every shape (first run, pin bump,
  * replacement, no change, a diff too big for a comment) is tested as a value.
  *
- * Layout: the hidden marker (how the poster finds its own comment again), a headline, the resources table,
- * why each image rebuilds, the template pins, warnings and errors, and the full diff collapsed. The whole
- * must fit in one forge comment: the collapsed diff is cut first, the other sections only if still needed.
+ * Layout: the hidden marker (how the poster finds its own comment again), a headline, the image graph as a
+ * diagram, the resources table, why each image rebuilds, the template pins, warnings and errors, and the full
+ * diff collapsed. The whole must fit in one forge comment: the collapsed diff is cut first, the other
+ * sections only if still needed, and the diagram last of all.
  */
 
 import { cell, code, diffLine, text } from "../markdown/escape";
+import { type DiagramBlock, diagramBlock, renderDiagram } from "./diagram-section";
 import { renderDiffText } from "./diff";
 import { type ImageRebuild, imageRebuilds, type PinInfo } from "./images";
 import { type PinChange, short } from "./pins";
@@ -201,6 +203,7 @@ export function renderReport(input: ReportInput): string {
   const diagnostics = diagnosticsSection(preview);
   const resources = hasChanges ? resourcesSection(set.changes) : undefined;
   const images = hasChanges ? imagesSection(imageRebuilds(set.changes, input.pins)) : undefined;
+  const diagram: DiagramBlock | undefined = diagramBlock(preview, set.changes, input.pins);
   // A no-change preview has nothing to unfold: the headline says it all.
   const diffSource = hasChanges ? (input.diffText ?? renderDiffText(set.changes)) : "";
   const diff: DiffBlock | undefined = diffSource.trim()
@@ -215,7 +218,7 @@ export function renderReport(input: ReportInput): string {
   const sections = [resources, images, pins, diagnostics].filter((s): s is Section => s !== undefined);
   const assemble = () =>
     maskText(
-      `${[head, ...sections.map(renderSection), ...(diff ? [renderDiff(diff)] : [])].join("\n\n")}\n`,
+      `${[head, ...(diagram ? [renderDiagram(diagram)] : []), ...sections.map(renderSection), ...(diff ? [renderDiff(diff)] : [])].join("\n\n")}\n`,
       masks,
     );
 
@@ -263,7 +266,14 @@ export function renderReport(input: ReportInput): string {
     if (out.length <= limit) return out;
   }
 
-  // 3. Only a pathological headline is left (the limit is tiny): cut it, keeping the marker.
+  // 3. The diagram: what a reviewer looks at first, so it goes only when nothing else is left to cut.
+  if (diagram) {
+    diagram.dropped = true;
+    out = assemble();
+    if (out.length <= limit) return out;
+  }
+
+  // 4. Only a pathological headline is left (the limit is tiny): cut it, keeping the marker.
   const note = "\n\n_…truncated to the comment size limit._\n";
   return `${out.slice(0, Math.max(REPORT_MARKER.length, limit - note.length))}${note}`.slice(0, limit);
 }
