@@ -66,19 +66,34 @@ describe("computeFigures", () => {
   });
 });
 
+describe("network floor", () => {
+  it("is the cold run's requests and bytes through the emulated network plus start-up", () => {
+    const runs = stageRuns({
+      startup: [measured({ wallMs: 400 })],
+      cold: [coldRun({ wallMs: 1200, requests: 80, bytesOut: 0 })],
+    });
+    const f = computeFigures(runs, entries);
+    // 80 requests × 30 ms ÷ 8 = 300 ms, plus 400 ms start-up.
+    expect(f.floor.totalMs).toBe(700);
+    expect(f.floorRatio).toBeCloseTo(1200 / 700);
+  });
+});
+
 describe("goals", () => {
   it("meets each goal at its bound and misses it beyond", () => {
     const f = computeFigures(stageRuns(), entries);
-    expect(goals({ ...f, coldSpeedup: 10, warmOverheadMs: 100, warmRequests: 0 })).toEqual({
+    expect(goals({ ...f, coldSpeedup: 10, floorRatio: 3, warmOverheadMs: 100, warmRequests: 0 })).toEqual({
       coldSpeedup: { value: 10, goal: 10, met: true },
+      floorRatio: { value: 3, goal: 3, met: true },
       warmOverheadMs: { value: 100, goal: 100, met: true },
       warmRequests: { value: 0, goal: 0, met: true },
     });
-    const missed = goals({ ...f, coldSpeedup: 9.9, warmOverheadMs: 101, warmRequests: 1 });
-    expect([missed.coldSpeedup.met, missed.warmOverheadMs.met, missed.warmRequests.met]).toEqual([
-      false,
-      false,
-      false,
-    ]);
+    const missed = goals({ ...f, coldSpeedup: 9.9, floorRatio: 3.01, warmOverheadMs: 101, warmRequests: 1 });
+    expect([
+      missed.coldSpeedup.met,
+      missed.floorRatio.met,
+      missed.warmOverheadMs.met,
+      missed.warmRequests.met,
+    ]).toEqual([false, false, false, false]);
   });
 });

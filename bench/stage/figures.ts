@@ -5,10 +5,11 @@
  */
 import { median } from "../lib/stats";
 import type { FixtureEntry } from "./fixtures";
+import { type Floor, networkFloor } from "./floor";
 import type { Measured } from "./measure";
 import type { BaselineRun } from "./old-script";
 import type { StageRuns } from "./result";
-import { BUSY_CORES, GOALS } from "./workload";
+import { BUSY_CORES, GOALS, WORKLOAD } from "./workload";
 
 /** Other processes took at most BUSY_CORES on average during the run. */
 export const isQuiet = (r: Measured): boolean => r.cpu.otherMs / r.wallMs <= BUSY_CORES;
@@ -28,6 +29,9 @@ export interface Figures {
   coldSpeedup: number;
   warmOverheadMs: number;
   warmRequests: number;
+  /** What the emulated network and start-up alone cost the cold run, and the cold time over it. */
+  floor: Floor;
+  floorRatio: number;
   /** The staged digest of every cold run: one, or the runs staged different trees. */
   digests: Set<string | undefined>;
   /** Same tree as the old script's, modes as committed, no .git, one digest: else the comparison is void. */
@@ -42,6 +46,15 @@ export function computeFigures(runs: StageRuns, entries: FixtureEntry[]): Figure
   const baselineMs = median(pickQuiet(runs.baseline).map(baselineWall));
   const coldMs = median(pickQuiet(runs.cold).map(wall));
   const warmMs = median(pickQuiet(runs.warm).map(wall));
+  const quietCold = pickQuiet(runs.cold);
+  const floor = networkFloor({
+    requests: median(quietCold.map((r) => r.requests)),
+    bytesOut: median(quietCold.map((r) => r.bytesOut)),
+    concurrency: runs.cold[0]?.concurrency ?? 1,
+    latencyMs: WORKLOAD.latencyMs,
+    bandwidthBytesPerSec: WORKLOAD.bandwidthBytesPerSec,
+    startupMs,
+  });
   const digests = new Set([...runs.cold, ...runs.sweep, runs.profile].map((r) => r.digest));
   const c = runs.correctness;
   return {
@@ -52,6 +65,8 @@ export function computeFigures(runs: StageRuns, entries: FixtureEntry[]): Figure
     coldSpeedup: baselineMs / coldMs,
     warmOverheadMs: warmMs - startupMs,
     warmRequests: Math.max(...runs.warm.map((w) => w.requests)),
+    floor,
+    floorRatio: coldMs / floor.totalMs,
     digests,
     correct:
       c.contentProblems.length === 0 &&
@@ -67,6 +82,7 @@ export function computeFigures(runs: StageRuns, entries: FixtureEntry[]): Figure
 export function goals(f: Figures) {
   return {
     coldSpeedup: { value: f.coldSpeedup, goal: GOALS.coldSpeedup, met: f.coldSpeedup >= GOALS.coldSpeedup },
+    floorRatio: { value: f.floorRatio, goal: GOALS.floorRatio, met: f.floorRatio <= GOALS.floorRatio },
     warmOverheadMs: {
       value: f.warmOverheadMs,
       goal: GOALS.warmOverheadMs,

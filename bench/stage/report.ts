@@ -40,6 +40,8 @@ export function stageReport({
       baselineMs: f.baselineMs,
       coldMs: f.coldMs,
       warmMs: f.warmMs,
+      networkFloor: f.floor,
+      coldOverFloor: f.floorRatio,
       overQuietRunsWhereAny: true,
       busyCores: BUSY_CORES,
     },

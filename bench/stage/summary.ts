@@ -46,6 +46,8 @@ function goalLines({ runs, figures: f }: StageResult): string[] {
   const c = runs.correctness;
   return [
     `cold speedup vs baseline   ${f.coldSpeedup.toFixed(1)}x  (${fmtMs(f.baselineMs)} / ${fmtMs(f.coldMs)})   goal >= ${g.coldSpeedup.goal}x   ${verdict(g.coldSpeedup.met)}`,
+    `network floor              ${fmtMs(f.floor.totalMs)}  (${fmtMs(f.floor.latencyPartMs)} requests × latency ÷ concurrency + ${fmtMs(f.floor.bandwidthPartMs)} bytes ÷ bandwidth + ${fmtMs(f.floor.startupMs)} start-up)`,
+    `cold ÷ network floor       ${f.floorRatio.toFixed(2)}x  (${fmtMs(f.coldMs)} / ${fmtMs(f.floor.totalMs)})   goal <= ${g.floorRatio.goal}x   ${verdict(g.floorRatio.met)}`,
     `warm − start-up            ${Math.round(f.warmOverheadMs)} ms  (${fmtMs(f.warmMs)} − ${fmtMs(f.startupMs)})   goal <= ${g.warmOverheadMs.goal} ms   ${verdict(g.warmOverheadMs.met)}`,
     `warm requests              ${f.warmRequests}   goal ${g.warmRequests.goal}   ${verdict(g.warmRequests.met)}`,
     `correctness                ${f.correct ? "same" : "DIFFERENT"}: ${c.entries} entries, ${c.files} files byte-identical to the old script's; ${c.modeProblems.length} mode problems; ${c.gitDirs.length} .git paths; ${f.digests.size} distinct digest(s) over ${runs.cold.length + runs.sweep.length + 1} cold runs`,

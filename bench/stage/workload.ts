@@ -35,7 +35,7 @@ export const WORKLOAD = {
 /** Other load, in cores on average over a run, above which the run is reported as disturbed. */
 export const BUSY_CORES = 0.2;
 
-export const GOALS = { coldSpeedup: 10, warmOverheadMs: 100, warmRequests: 0 };
+export const GOALS = { coldSpeedup: 10, floorRatio: 3, warmOverheadMs: 100, warmRequests: 0 };
 
 export interface Workload {
   entries: FixtureEntry[];

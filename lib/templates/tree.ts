@@ -9,20 +9,20 @@ import { createHash } from "node:crypto";
 import {
   chmodSync,
   closeSync,
-  lstatSync,
+  fchmodSync,
+  futimesSync,
   lutimesSync,
   mkdirSync,
   openSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  readSync,
   symlinkSync,
   utimesSync,
 } from "node:fs";
 import { join } from "node:path";
 import type { BlobSink } from "./git/requests";
 import type { TreeEntry } from "./git/tree-object";
+import type { WrittenFiles } from "./tree-hash";
+
+export { hashTree, type WrittenFiles } from "./tree-hash";
 
 export const FILE_MODE = 0o644;
 export const EXEC_MODE = 0o755;
@@ -95,7 +95,8 @@ export interface BlobSource {
 /**
  * Writes the commit's files under `root` (which must not exist yet). Modes are set explicitly after
  * creation so the umask of whoever runs this cannot change them; times are the commit's. File contents
- * are streamed from `blobs` straight into each file: nothing holds a whole file in memory.
+ * are streamed from `blobs` straight into each file: nothing holds a whole file in memory. Returns each
+ * file's size and sha256 as written, so hashing the new tree need not read every file back.
  */
 export async function writeTree(
   root: string,
@@ -103,7 +104,8 @@ export async function writeTree(
   links: Map<string, string>,
   mtime: number,
   blobs: BlobSource,
-): Promise<void> {
+): Promise<WrittenFiles> {
+  const written = new Map<string, { size: number; sha256: string }>();
   const dirs = new Set<string>([""]);
   for (const entry of entries) {
     const parts = entry.path.split("/");
@@ -124,8 +126,14 @@ export async function writeTree(
       continue;
     }
     if (entry.type !== "blob") continue;
+    const hash = createHash("sha256");
+    let size = 0;
     sinks.push({
       oid: entry.oid,
+      written: (chunk) => {
+        hash.update(chunk);
+        size += chunk.length;
+      },
       open: () => {
         let fd = -1;
         at(entry.path, () => {
@@ -134,9 +142,14 @@ export async function writeTree(
         return fd;
       },
       close: (fd) => {
-        closeSync(fd);
-        chmodSync(target, entry.mode === "100755" ? EXEC_MODE : FILE_MODE);
-        utimesSync(target, mtime, mtime);
+        // Through the open descriptor: no second path lookup per file, and nothing is written after.
+        try {
+          fchmodSync(fd, entry.mode === "100755" ? EXEC_MODE : FILE_MODE);
+          futimesSync(fd, mtime, mtime);
+        } finally {
+          closeSync(fd);
+        }
+        written.set(entry.path, { size, sha256: hash.digest("hex") });
       },
     });
   }
@@ -146,6 +159,7 @@ export async function writeTree(
     chmodSync(join(root, dir), DIR_MODE);
     utimesSync(join(root, dir), mtime, mtime);
   }
+  return written;
 }
 
 /** Runs a write for one path of the tree; a name the file system refuses becomes a TreeError naming it. */
@@ -158,54 +172,6 @@ function at(path: string, write: () => void): void {
       throw new TreeError(`${path || "."}: name too long for the file system (ENAMETOOLONG)`);
     throw err;
   }
-}
-
-const CHUNK = 1024 * 1024;
-let chunk: Buffer | undefined;
-
-/** sha256 of a file: small ones read at once (one syscall), large ones in 1 MiB pieces. */
-function fileDigest(path: string, size: number): string {
-  if (size <= CHUNK) return createHash("sha256").update(readFileSync(path)).digest("hex");
-  chunk ??= Buffer.allocUnsafe(CHUNK);
-  const hash = createHash("sha256");
-  const fd = openSync(path, "r");
-  try {
-    for (let n = readSync(fd, chunk, 0, CHUNK, null); n > 0; n = readSync(fd, chunk, 0, CHUNK, null))
-      hash.update(chunk.subarray(0, n));
-  } finally {
-    closeSync(fd);
-  }
-  return hash.digest("hex");
-}
-
-/**
- * Digest of a tree on disk: every path, its type, its permission bits, and its content (or link target).
- * Hashing what is on disk, not what was meant to be written, is what lets a warm run detect tampering.
- */
-export function hashTree(root: string): string {
-  const hash = createHash("sha256");
-  function walk(rel: string): void {
-    const names = readdirSync(join(root, rel)).sort();
-    for (const name of names) {
-      const path = rel ? `${rel}/${name}` : name;
-      const abs = join(root, path);
-      const st = lstatSync(abs);
-      const perm = (st.mode & 0o7777).toString(8);
-      if (st.isSymbolicLink()) {
-        hash.update(`l ${perm} ${path}\0${readlinkSync(abs)}\0`);
-      } else if (st.isDirectory()) {
-        hash.update(`d ${perm} ${path}\0`);
-        walk(path);
-      } else if (st.isFile()) {
-        const content = fileDigest(abs, st.size);
-        hash.update(`f ${perm} ${path}\0${content}\0`);
-      } else {
-        hash.update(`? ${perm} ${path}\0`);
-      }
-    }
-  }
-  walk("");
-  return `sha256:${hash.digest("hex")}`;
 }
 
 /**

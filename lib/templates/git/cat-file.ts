@@ -49,7 +49,8 @@ export class CatFile {
 
   private readonly buffered: boolean;
   private answered = false;
-  private flushing = false;
+  /** Request lines not yet written: written together once per microtask (see request()). */
+  private unwritten: string[] = [];
 
   /**
    * "command": `--batch-command --buffer` (git 2.36 and later), which answers both `info` (type and size
@@ -99,20 +100,21 @@ export class CatFile {
     }
     this.queue.push(pending);
     this.idle.arm();
-    if (this.mode !== "command") {
-      this.child.stdin?.write(`${pending.oid}\n`);
-      return;
-    }
-    this.child.stdin?.write(`${pending.info ? "info" : "contents"} ${pending.oid}\n`);
-    // Buffered: git answers at a flush. Requests made in one go (a tree's subtrees, all of a tree's
-    // blobs) share one flush, so git writes them out in large pieces, not one write per object.
-    if (!this.flushing) {
-      this.flushing = true;
-      queueMicrotask(() => {
-        this.flushing = false;
-        if (!this.failed && !this.closing) this.child.stdin?.write("flush\n");
-      });
-    }
+    const line =
+      this.mode === "command" ? `${pending.info ? "info" : "contents"} ${pending.oid}\n` : `${pending.oid}\n`;
+    // One pipe write per batch of requests made in one go (a tree's subtrees, all of a tree's blobs), not
+    // one per object: thousands of small writes cost more CPU than git's answers. In "command" mode the
+    // batch ends in one flush, so git also writes its answers out in large pieces.
+    if (this.unwritten.push(line) === 1) queueMicrotask(() => this.writeRequests());
+  }
+
+  private writeRequests(): void {
+    const lines = this.unwritten;
+    if (lines.length === 0) return;
+    this.unwritten = [];
+    if (this.failed || this.child.stdin?.writableEnded) return;
+    if (this.mode === "command" && !this.closing) lines.push("flush\n");
+    this.child.stdin?.write(lines.join(""));
   }
 
   /** The object's type, or undefined when absent; its content is not read ("command" mode only). */
@@ -123,6 +125,7 @@ export class CatFile {
   /** No more requests: a buffered cat-file then writes out everything and exits. */
   private endInput(): void {
     this.closing = true;
+    this.writeRequests();
     this.child.stdin?.end();
   }
 

@@ -11,6 +11,8 @@ import type { Pending } from "./cat-file";
 export interface BlobSink {
   oid: string;
   open(): number;
+  /** Sees each chunk once it is written to the file (the tree hashes what it wrote, not re-reading it). */
+  written?(chunk: Buffer): void;
   close(fd: number): void;
 }
 
@@ -117,6 +119,7 @@ function blobRequest(
             // Synchronous: the pipe is not read again until the chunk is on disk, so git is held
             // back instead of its output piling up here.
             for (let at = 0; at < chunk.length; ) at += writeSync(fd, chunk, at);
+            sink.written?.(chunk);
           } catch (err) {
             fail(err);
           }

@@ -8,7 +8,7 @@ import type { PlannedEntry } from "../../manifest/contract";
 import type { GitRun } from "../git/process";
 import { readCommit } from "../git/read-commit";
 import type { Layout } from "../layout";
-import { hashTree, TreeError, writeTree } from "../tree";
+import { hashTree, TreeError, type WrittenFiles, writeTree } from "../tree";
 import { verifyCommit } from "./verify";
 
 export interface WorkDir {
@@ -41,11 +41,13 @@ export function makeWorkDir(layout: Layout, entry: PlannedEntry): WorkDir {
 /** Reads the fetched commit, verifies it, writes its tree at `dir.tree` and returns that tree's digest. */
 export async function writeEntry(entry: PlannedEntry, dir: WorkDir, run: GitRun): Promise<string> {
   const commit = await readCommit(dir.gitDir, entry.ref, run);
+  let written: WrittenFiles;
   try {
     verifyCommit(entry.list, entry.ref, commit.files, commit.links);
-    await writeTree(dir.tree, commit.files, commit.links, commit.time, commit);
+    written = await writeTree(dir.tree, commit.files, commit.links, commit.time, commit);
   } finally {
     await commit.close();
   }
-  return hashTree(dir.tree);
+  // The tree's metadata is read back from disk; file contents are hashed as they were written.
+  return hashTree(dir.tree, written);
 }
