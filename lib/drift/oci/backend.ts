@@ -33,6 +33,7 @@
  * caller's signal (the drift check's deadline) aborts everything else: pagination, token fetches, backoff.
  */
 
+import pLimit from "p-limit";
 import { CheckError, type RegistryBackend, type RepositoryFacts } from "../types";
 import { parseJson } from "./body";
 import { RegistryClient } from "./client";
@@ -52,6 +53,7 @@ export const OCI_DEFAULTS = {
   timeoutMs: 15_000,
   attempts: 4,
   concurrency: 4,
+  maxInFlight: 64,
   retryBaseMs: 500,
   maxRetryAfterMs: 30_000,
 } as const;
@@ -66,6 +68,12 @@ export interface OciBackendOptions {
   fetch?: typeof fetch;
   /** Manifest and config requests in flight per describe(); default 4. */
   concurrency?: number;
+  /**
+   * Requests in flight to this registry at once, across every describe(), list() and token fetch;
+   * default 64. The drift check runs many repositories at once: this keeps what the registry sees
+   * bounded whatever their number.
+   */
+  maxInFlight?: number;
   /** First backoff between tries, doubled each time (with jitter); default 500. */
   retryBaseMs?: number;
   /** Cap on an honoured Retry-After; default 30000. */
@@ -89,6 +97,7 @@ export class OciBackend implements RegistryBackend {
       attempts: Math.max(1, opts.attempts ?? OCI_DEFAULTS.attempts),
       retryBaseMs: opts.retryBaseMs ?? OCI_DEFAULTS.retryBaseMs,
       maxRetryAfterMs: opts.maxRetryAfterMs ?? OCI_DEFAULTS.maxRetryAfterMs,
+      slot: pLimit(Math.max(1, opts.maxInFlight ?? OCI_DEFAULTS.maxInFlight)),
     });
     this.baseUrl = this.client.baseUrl;
     this.concurrency = Math.max(1, opts.concurrency ?? OCI_DEFAULTS.concurrency);

@@ -1,3 +1,4 @@
+import pLimit from "p-limit";
 import { describe, expect, it } from "vitest";
 import { describeNetworkError, type FetchPolicy, fetchRetrying, GaveUp } from "./fetch";
 
@@ -108,5 +109,38 @@ describe("fetchRetrying", () => {
     setTimeout(() => backoff.abort(new Error("deadline")), 10);
     await expect(waiting).rejects.toThrow("deadline");
     expect(down.calls).toHaveLength(1);
+  });
+
+  it("runs each attempt within the policy's slot, and a backoff holds none", async () => {
+    // One slot: a request waiting out its backoff must let another through, and no two attempts overlap.
+    let inFlight = 0;
+    let peak = 0;
+    const order: string[] = [];
+    const impl = (async (url: URL) => {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      await new Promise((r) => setTimeout(r, 20));
+      inFlight--;
+      const first = url.pathname === "/flaky" && !order.includes("flaky 503");
+      order.push(`${url.pathname.slice(1)} ${first ? 503 : 200}`);
+      return new Response("", { status: first ? 503 : 200 });
+    }) as unknown as typeof fetch;
+    const p = policy(impl, { retryBaseMs: 200, slot: pLimit(1) });
+    const flaky = fetchRetrying(p, "GET", new URL("http://127.0.0.1:1/flaky"), {}, NEVER);
+    const other = fetchRetrying(p, "GET", new URL("http://127.0.0.1:1/other"), {}, NEVER);
+    expect((await Promise.all([flaky, other])).map((r) => r.status)).toEqual([200, 200]);
+    expect(order).toEqual(["flaky 503", "other 200", "flaky 200"]);
+    expect(peak).toBe(1);
+  });
+
+  it("an attempt's deadline starts when it has a slot, not while it queues for one", async () => {
+    const impl = (async () => {
+      await new Promise((r) => setTimeout(r, 60));
+      return new Response("ok");
+    }) as unknown as typeof fetch;
+    const p = policy(impl, { timeoutMs: 100, attempts: 1, slot: pLimit(1) });
+    // The third queues for ~120 ms, longer than its 100 ms deadline, and still gets its answer.
+    const replies = await Promise.all([1, 2, 3].map(() => fetchRetrying(p, "GET", URL_, {}, NEVER)));
+    expect(replies.map((r) => r.status)).toEqual([200, 200, 200]);
   });
 });

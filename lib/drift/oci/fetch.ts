@@ -30,6 +30,11 @@ export interface FetchPolicy {
   retryBaseMs: number;
   /** Cap on an honoured Retry-After. */
   maxRetryAfterMs: number;
+  /**
+   * Runs one attempt within the registry's limit of requests in flight. Per attempt, not per request:
+   * a request waiting out its backoff holds no slot, and the attempt's deadline starts once it has one.
+   */
+  slot?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
 /** The request was retried as often as allowed; the message is "<METHOD> <path>: <failure> after N attempts". */
@@ -55,7 +60,9 @@ export async function fetchRetrying(
   headers: Record<string, string>,
   signal: AbortSignal,
 ): Promise<Reply> {
-  const once = () => attempt(policy, method, url, { "user-agent": USER_AGENT, ...headers }, signal);
+  const slot = policy.slot ?? ((fn) => fn());
+  const once = () =>
+    slot(() => attempt(policy, method, url, { "user-agent": USER_AGENT, ...headers }, signal));
   try {
     return await retry(once, {
       attempts: policy.attempts,

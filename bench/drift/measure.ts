@@ -1,0 +1,48 @@
+/**
+ * One timed drift check, as `npm run drift` runs it: a fresh backend (each CLI run is a fresh process)
+ * behind a fresh latency proxy (so no run reuses another's connections, and the proxy's peak of requests
+ * in flight is this run's alone).
+ */
+import { checkDrift } from "../../lib/drift/check";
+import { OciBackend } from "../../lib/drift/oci";
+import { startProxy } from "../../test/support/oci-registry";
+import type { Expected } from "./seed";
+
+export interface Measured {
+  ms: number;
+  requests: number;
+  peakInFlight: number;
+}
+
+export interface Setup {
+  registryUrl: string;
+  latencyMs: number;
+}
+
+/** Checks `expected` with `concurrency` repositories at once; throws unless every one is ok. */
+export async function measureCheck(
+  setup: Setup,
+  expected: Expected[],
+  concurrency: number,
+): Promise<Measured> {
+  const via = await startProxy({ target: setup.registryUrl, latencyMs: setup.latencyMs });
+  try {
+    // The Docker config is only read on an auth challenge, which this registry never sends.
+    const backend = new OciBackend(via.host);
+    const start = performance.now();
+    const results = await checkDrift(
+      expected.map((e) => {
+        const repository = `${via.host}/${e.repository}`;
+        const digest = e.facts.tags["staging-latest"] as string;
+        return { name: e.repository, repository, digest, tags: [`${repository}:staging-latest`] };
+      }),
+      { maxAgeDays: 14, concurrency, backendFor: () => backend },
+    );
+    const ms = performance.now() - start;
+    const notOk = results.filter((r) => r.status !== "ok");
+    if (notOk.length > 0) throw new Error(`expected all ok, got ${JSON.stringify(notOk[0])}`);
+    return { ms, requests: via.requests.length, peakInFlight: via.maxInFlight };
+  } finally {
+    await via.close();
+  }
+}
