@@ -53,7 +53,8 @@ export const OCI_DEFAULTS = {
   timeoutMs: 15_000,
   attempts: 4,
   concurrency: 4,
-  maxInFlight: 64,
+  /** Requests in flight to one registry from the whole check, however many repositories run at once. */
+  maxInFlight: 32,
   retryBaseMs: 500,
   maxRetryAfterMs: 30_000,
 } as const;
