@@ -10,20 +10,24 @@ import { checkDockerfiles, DockerfileGateError } from "./lib/stack/dockerfile-ga
 import { failFast } from "./lib/stack/fail-fast";
 import { orderImages } from "./lib/stack/image-graph";
 import { loadConfig } from "./lib/stack/load-config";
+import { phaseMarks } from "./lib/stack/phase-marks";
 import { stageTemplates } from "./lib/stack/stage-templates";
 
 // An async program: template staging, the Dockerfile gate and the builder check finish before the first resource is
 // declared, so a failed check stops the preview or up before any repository, record or build.
 export = failFast(async () => {
+  // Phase timings for bench:engine-noop; a no-op unless MOLECULE_PHASE_LOG names a file.
+  const marks = phaseMarks();
   // Everything that can be wrong with config, the manifest or the image graph fails here, before any resource.
-  const { config, manifest, manifestText } = loadConfig();
+  const { config, manifest, manifestText } = marks.time("config", loadConfig);
   const ordered = orderImages(config.images, manifest);
 
-  const staged = await stageTemplates(config, manifest, manifestText);
-  const gate = checkDockerfiles(ordered, config, manifest);
+  const staged = await marks.time("staging", () => stageTemplates(config, manifest, manifestText));
+  const gate = marks.time("gate", () => checkDockerfiles(ordered, config, manifest));
   for (const warning of gate.warnings) pulumi.log.warn(warning);
   if (gate.problems.length > 0) throw new DockerfileGateError(gate.problems);
-  if (config.builder) await preflightBuilder(config.builder);
+  const builder = config.builder;
+  if (builder) await marks.time("preflight", () => preflightBuilder(builder));
 
   const registry: ImageRegistry =
     config.registry.type === "ecr"
@@ -67,6 +71,7 @@ export = failFast(async () => {
       return image.runtimePin && pinned ? [[image.runtimePin, pinned.pinnedRef]] : [];
     }),
   );
+  marks.flush();
   return {
     images,
     repositories: registry.repositoryUrls,

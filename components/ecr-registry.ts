@@ -1,6 +1,6 @@
-import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { ImageConfig, Retention } from "../lib/stack/config-schema";
+import { type Aws, aws } from "./aws";
 import { ImageRepository } from "./image-repository";
 import type { ImageRegistry } from "./registry";
 
@@ -22,9 +22,9 @@ export class EcrRegistry extends pulumi.ComponentResource implements ImageRegist
     super("molecule:index:EcrRegistry", name, {}, opts);
 
     // allowedAccountIds: credentials for any other account fail instead of creating repositories there.
-    const provider = new aws.Provider(
+    const provider = new (aws().Provider)(
       `${name}-aws`,
-      { region: args.region as aws.Region, allowedAccountIds: [args.accountId] },
+      { region: args.region as Aws.Region, allowedAccountIds: [args.accountId] },
       { parent: this },
     );
     for (const image of args.images) {
@@ -42,7 +42,7 @@ export class EcrRegistry extends pulumi.ComponentResource implements ImageRegist
     }
 
     // Fetched on every run (tokens last 12 hours), and secret so it is encrypted in state and masked in logs.
-    const token = aws.ecr.getAuthorizationTokenOutput(
+    const token = aws().ecr.getAuthorizationTokenOutput(
       { registryId: args.accountId },
       { parent: this, provider },
     );

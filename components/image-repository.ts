@@ -1,7 +1,7 @@
-import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { Retention } from "../lib/stack/config-schema";
 import { lifecyclePolicy, mutableTagFilters } from "../lib/stack/lifecycle-policy";
+import { aws } from "./aws";
 
 export interface ImageRepositoryArgs {
   /** The repository's name in ECR, e.g. molecule-ai/platform. */
@@ -19,7 +19,7 @@ export class ImageRepository extends pulumi.ComponentResource {
   constructor(name: string, args: ImageRepositoryArgs, opts?: pulumi.ComponentResourceOptions) {
     super("molecule:index:ImageRepository", name, {}, opts);
 
-    const repository = new aws.ecr.Repository(
+    const repository = new (aws().ecr.Repository)(
       `${name}-repository`,
       {
         name: args.repositoryName,
@@ -43,7 +43,7 @@ export class ImageRepository extends pulumi.ComponentResource {
       },
     );
 
-    new aws.ecr.LifecyclePolicy(
+    new (aws().ecr.LifecyclePolicy)(
       `${name}-lifecycle`,
       { repository: repository.name, policy: JSON.stringify(lifecyclePolicy(args.retention)) },
       { parent: this },
