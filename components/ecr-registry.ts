@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ImageConfig, Retention } from "../lib/stack/config-schema";
-import { type Aws, aws } from "./aws";
+import { type Aws, aws } from "../lib/stack/lazy-aws";
 import { ImageRepository } from "./image-repository";
 import type { ImageRegistry } from "./registry";
 

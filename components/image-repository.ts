@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Retention } from "../lib/stack/config-schema";
+import { aws } from "../lib/stack/lazy-aws";
 import { lifecyclePolicy, mutableTagFilters } from "../lib/stack/lifecycle-policy";
-import { aws } from "./aws";
 
 export interface ImageRepositoryArgs {
   /** The repository's name in ECR, e.g. molecule-ai/platform. */
