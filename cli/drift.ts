@@ -1,4 +1,6 @@
 // npm run drift: the registries against the stack's outputs (lib/drift/cli.ts has the flags).
+// First: refuses a stale build before any other module of it loads.
+import "../lib/cli/fresh-build";
 import { runMain } from "../lib/cli/runner";
 import { backendFor } from "../lib/drift/backends";
 import { DRIFT_COMMAND, EXIT_GRACE_MS } from "../lib/drift/cli";

@@ -5,6 +5,8 @@
  *
  * The command, its output and its exit codes: lib/cli/commands/stage.ts.
  */
+// First: refuses a stale build before any other module of it loads.
+import "../lib/cli/fresh-build";
 import { constants } from "node:os";
 import { noteNpmBanner, STAGE_COMMAND } from "../lib/cli/commands/stage";
 import { runMain } from "../lib/cli/runner";

@@ -6,10 +6,11 @@
 import { execFileSync } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import type { ListName } from "../manifest/contract";
+import { PROJECT_ROOT } from "../os/project-root";
 
-export const SAMPLE_TEMPLATES_DIR = resolve(__dirname, "..", "..", "sample-templates");
+export const SAMPLE_TEMPLATES_DIR = join(PROJECT_ROOT, "sample-templates");
 
 export const SAMPLE_REPOS: Array<{ dir: string; list: ListName; repo: string }> = [
   {

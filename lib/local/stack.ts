@@ -6,6 +6,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { delimiter, join } from "node:path";
+import { PROJECT_ROOT } from "../os/project-root";
 import { ensureBuildkit, type LocalBuilder, registerBuilder, stopBuildkit } from "./buildkit";
 import { type Engine, offlineEnv, provisionEngine } from "./engine/provision";
 import { ensurePackages, LOCAL_PACKAGES } from "./packages";
@@ -13,7 +14,7 @@ import { ensureLocalRegistry, stopLocalRegistry } from "./registry";
 import { ensureRootImage } from "./root-image";
 import { createSampleRepos } from "./sample-repos";
 
-export const PROJECT = join(__dirname, "..", "..");
+export const PROJECT = PROJECT_ROOT;
 export const LOCAL = join(PROJECT, ".local");
 export const STACK = "local";
 export const REGISTRY = "127.0.0.1:5000";

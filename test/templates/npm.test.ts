@@ -100,13 +100,14 @@ describe("the README's command", () => {
 
 describe("relative paths", () => {
   /**
-   * A checkout of this package somewhere else (its package.json, cli/, lib/ and node_modules linked in), so
-   * that a subdirectory of it can be written to without writing into the repository.
+   * A checkout of this package somewhere else (its package.json, cli/, lib/, the build in dist/ that the npm
+   * script runs, and node_modules linked in), so that a subdirectory of it can be written to without writing
+   * into the repository.
    */
   async function checkout(): Promise<string> {
     const dir = path.join(scratch, `${++dirs}-checkout`);
     await mkdir(dir);
-    for (const name of ["package.json", "cli", "lib", "node_modules"])
+    for (const name of ["package.json", "cli", "lib", "dist", "node_modules"])
       await symlink(path.join(PROJECT, name), path.join(dir, name));
     return dir;
   }
@@ -133,6 +134,7 @@ describe("relative paths", () => {
     ).toEqual([]);
     expect((await readdir(pkg)).sort()).toEqual([
       "cli",
+      "dist",
       "lib",
       "manifest.json",
       "node_modules",

@@ -11,10 +11,11 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { homedir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
+import { PROJECT_ROOT } from "../../os/project-root";
 import { binaryPath, buildRecipe, builtRecord } from "./go-build";
 import { dockerBuildVersion, pulumiVersion, type Recipe, recipes } from "./recipes";
 
-const PROJECT = join(__dirname, "..", "..", "..");
+const PROJECT = PROJECT_ROOT;
 /** A download attempt may not wait longer than this: offline it fails at once, a hostile network may stall. */
 const DOWNLOAD_TIMEOUT_MS = 120_000;
 

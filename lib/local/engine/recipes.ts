@@ -7,6 +7,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { PROJECT_ROOT } from "../../os/project-root";
 
 export interface Recipe {
   /** Cache key prefix and progress label. */
@@ -27,7 +28,7 @@ export interface Recipe {
   note?: string;
 }
 
-const PROJECT = join(__dirname, "..", "..", "..");
+const PROJECT = PROJECT_ROOT;
 
 function npmVersion(pkg: string, field: "version" | "pulumi" = "version"): string {
   const json = JSON.parse(readFileSync(join(PROJECT, "node_modules", pkg, "package.json"), "utf8"));
