@@ -2,6 +2,8 @@
  * Fields of /proc/<pid>/stat. The command name (field 2) may itself contain spaces or ") ", so the fields
  * are counted from its last ")".
  */
+import { statFields } from "../../lib/os/proc";
+
 export interface ProcStat {
   comm: string;
   /** Clock ticks (fields 14-17): the process's own user and system time, and its reaped children's. */
@@ -14,7 +16,7 @@ export interface ProcStat {
 export function parseProcStat(text: string): ProcStat {
   const close = text.lastIndexOf(")");
   // f[0] is field 3 (state): utime, stime, cutime, cstime are fields 14-17.
-  const f = text.slice(close + 2).split(" ");
+  const f = statFields(text);
   const n = (i: number) => Number(f[i] ?? 0) || 0;
   return {
     comm: text.slice(text.indexOf("(") + 1, close),

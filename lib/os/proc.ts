@@ -4,12 +4,18 @@
  */
 import { readFileSync } from "node:fs";
 
+/**
+ * The fields of a /proc/<pid>/stat text from field 3 (state) on. The command name (field 2) may contain
+ * spaces or ")"; the fields after its last ")" are plain.
+ */
+export function statFields(text: string): string[] {
+  return text.slice(text.lastIndexOf(")") + 2).split(" ");
+}
+
 /** Fields 3 (state) and 22 (start time) of /proc/<pid>/stat; undefined where /proc cannot tell. */
 export function procStat(pid: number): { state: string; start: string | null } | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // The command name (field 2) may contain spaces or ")"; the fields after its last ")" are plain.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const fields = statFields(readFileSync(`/proc/${pid}/stat`, "utf8"));
     return { state: fields[0] ?? "", start: fields[19] ?? null };
   } catch {
     return undefined;
