@@ -1,9 +1,10 @@
 // npm run build (also npm's `prepare`, so `npm ci` runs it): compiles the program and its commands into
-// dist/ with tsconfig.build.json, then stamps what it compiled, which every command checks first
-// (lib/cli/fresh-build.ts).
+// dist/ with tsconfig.build.json, bundles each command into one file (lib/build/bundle.ts), then stamps
+// what it compiled, which every command checks first (lib/cli/fresh-build.ts).
 import { spawnSync } from "node:child_process";
 import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { bundleCommands } from "../lib/build/bundle";
 import { currentSources, DIST, STAMP_FILE, stampOf } from "../lib/cli/build-stamp";
 import { PROJECT_ROOT } from "../lib/os/project-root";
 
@@ -19,6 +20,14 @@ const tsc = spawnSync(
 );
 if (tsc.status !== 0) {
   process.stderr.write(`build: tsc failed (exit ${tsc.status ?? tsc.signal}); dist/ has no stamp\n`);
+  process.exit(1);
+}
+try {
+  bundleCommands(PROJECT_ROOT, join(PROJECT_ROOT, DIST));
+} catch (err) {
+  process.stderr.write(
+    `build: bundling the commands failed (${(err as Error).message}); dist/ has no stamp\n`,
+  );
   process.exit(1);
 }
 mkdirSync(join(PROJECT_ROOT, DIST), { recursive: true });

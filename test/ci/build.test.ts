@@ -65,6 +65,26 @@ describe("npm run build and the stale-build guard", () => {
     expect(existsSync(path.join(copy, "dist", "index.js"))).toBe(true);
   });
 
+  it("runs each command from one bundled file: no module of the project or of zod is loaded beside it", () => {
+    // Prints, at exit, every file Node loaded as a CommonJS module.
+    const hook = path.join(copy, "loaded-modules.cjs");
+    writeFileSync(
+      hook,
+      'process.on("exit", () => process.stderr.write("LOADED " + JSON.stringify(Object.keys(require.cache)) + "\\n"));',
+    );
+    for (const command of ["stage", "drift", "pr-report", "local"]) {
+      const r = run(process.execPath, ["--require", hook, `dist/cli/${command}.js`, "--help"]);
+      expect(r.status, r.stderr).toBe(0);
+      const loaded: string[] = JSON.parse(r.stderr.split("LOADED ")[1] ?? "[]");
+      const own = loaded.filter((f) => !f.includes("node_modules") && f !== hook);
+      expect(own, command).toEqual([path.join(copy, "dist", "cli", `${command}.js`)]);
+      expect(
+        loaded.filter((f) => f.includes(`${path.sep}zod${path.sep}`)),
+        command,
+      ).toEqual([]);
+    }
+  });
+
   it("still runs after a touch that leaves the sources as they were", () => {
     const later = new Date(Date.now() + 60_000);
     utimesSync(path.join(copy, EDITED), later, later);
