@@ -8,6 +8,7 @@ import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { Manifest } from "../manifest/contract";
+import { userCacheDir } from "../os/cache-dir";
 import { type Progress, SILENT_PROGRESS } from "../templates/progress";
 import { type StageResult, stage } from "../templates/stager";
 import type { StackConfig } from "./config-schema";
@@ -46,6 +47,7 @@ export async function stageTemplates(
     token: config.gitToken,
     githubToken: config.githubToken,
     progress: ENGINE_PROGRESS,
+    fingerprintCache: userCacheDir(),
   });
   // The exact bytes the templates were staged from, for images that carry the manifest: its pins are then
   // the templates beside it by construction. Written into the templates dir, which the stager owns.

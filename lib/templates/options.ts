@@ -52,6 +52,11 @@ export interface StageOptions {
    */
   gitInactivityS?: number;
   progress: Progress;
+  /**
+   * Where the staged trees' stat fingerprints are kept (fingerprints.ts), so a warm run need not read every
+   * file; undefined hashes every tree in full on every run.
+   */
+  fingerprintCache?: string;
   /** Base environment for git children. */
   env?: NodeJS.ProcessEnv;
 }

@@ -19,6 +19,7 @@ import { chmodSync, statSync } from "node:fs";
 import pLimit from "p-limit";
 import { LISTS } from "../manifest/contract";
 import { adopt, checkOwnedLayout, DestinationError, ensureDir, ownership } from "./destination";
+import { Fingerprints } from "./fingerprints";
 import { Layout } from "./layout";
 import { acquireLock } from "./lock";
 import type { StageOptions } from "./options";
@@ -87,8 +88,11 @@ export async function stage(opts: StageOptions): Promise<StageResult> {
   // run that only reads needs none: unchangedOutcome() proves, by reading only, that the locked run would
   // change nothing, and any doubt (something to fetch, delete or chmod, or any lock file present, a live
   // holder's or a dead one's) falls through to the locked run, which verifies everything again.
+  const fingerprints = Fingerprints.of(opts.dest, opts.fingerprintCache);
   if (owned === "owned") {
-    const outcome = unchangedOutcome(layout, plan.planned, opts);
+    const outcome = unchangedOutcome(layout, plan.planned, opts, fingerprints);
+    // Outside the destination (the user's cache): a run that changes nothing still writes nothing there.
+    fingerprints.save();
     if (outcome) return reportUnchanged(plan.planned, outcome, progress);
   } else {
     adopt(opts.dest);
@@ -100,8 +104,9 @@ export async function stage(opts: StageOptions): Promise<StageResult> {
     const outcome: Outcome = { results: [], skipped: [], failures: [] };
     const limit = pLimit(plan.concurrency);
     progress.start(plan.planned.length);
-    const ctx = { opts, plan, layout, outcome };
+    const ctx = { opts, plan, layout, outcome, fingerprints };
     await Promise.all(plan.planned.map((entry) => limit(() => stageEntry(entry, ctx))));
+    fingerprints.save();
     prune(layout, opts.manifest, outcome, progress);
     return finish(plan.planned, outcome);
   } finally {

@@ -3,10 +3,22 @@
 // repositories built by the fixtures; nothing is mocked.
 
 import { execFileSync } from "node:child_process";
-import { chmod, lstat, mkdir, readdir, readFile, realpath, rm, symlink, writeFile } from "node:fs/promises";
+import {
+  chmod,
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  realpath,
+  rm,
+  symlink,
+  utimes,
+  writeFile,
+} from "node:fs/promises";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Manifest } from "../../lib/manifest/contract";
+import { statFingerprint } from "../../lib/templates/fingerprint";
 import { SILENT_PROGRESS } from "../../lib/templates/progress";
 import { StageError, stage as stageLib } from "../../lib/templates/stager";
 import { createRepo, type FileSpec, makeTempDir, removeDir } from "../support/git-fixtures";
@@ -516,22 +528,6 @@ describe("incremental runs", () => {
     expect(await readdir(path.join(dest, "plugins"))).toEqual(["extra-tools"]);
   });
 
-  const tampers: Array<[string, (alpha: string) => Promise<void>]> = [
-    ["a file edited", (d) => writeFile(path.join(d, "config.yaml"), "name: evil\n")],
-    ["a file deleted", (d) => rm(path.join(d, "prompts", "concierge.md"))],
-    ["a file added", (d) => writeFile(path.join(d, "prompts", "injected.md"), "hi\n")],
-    ["a mode changed", (d) => chmod(path.join(d, "identity-fallback.sh"), 0o644)],
-    ["a directory mode changed", (d) => chmod(path.join(d, "deep", "a"), 0o777)],
-    [
-      "a symlink retargeted",
-      async (d) => {
-        await rm(path.join(d, "docs", "config-link"));
-        await symlink("../mcp_servers.yaml", path.join(d, "docs", "config-link"));
-      },
-    ],
-    ["the entry directory deleted", (d) => rm(d, { recursive: true })],
-  ];
-
   describe("tampering", () => {
     const manifest = () => manifestOf([set.alpha, set.extra], "a");
     let pristineDest: string;
@@ -569,6 +565,101 @@ describe("incremental runs", () => {
           expect(run.stderr).toMatch(/alpha-default: staged tree does not match/);
       },
     );
+  });
+});
+
+/** Ways to tamper with a staged tree, each of which a warm run must notice. */
+const tampers: Array<[string, (alpha: string) => Promise<void>]> = [
+  ["a file edited", (d) => writeFile(path.join(d, "config.yaml"), "name: evil\n")],
+  ["a file deleted", (d) => rm(path.join(d, "prompts", "concierge.md"))],
+  ["a file added", (d) => writeFile(path.join(d, "prompts", "injected.md"), "hi\n")],
+  ["a mode changed", (d) => chmod(path.join(d, "identity-fallback.sh"), 0o644)],
+  ["a directory mode changed", (d) => chmod(path.join(d, "deep", "a"), 0o777)],
+  [
+    "a symlink retargeted",
+    async (d) => {
+      await rm(path.join(d, "docs", "config-link"));
+      await symlink("../mcp_servers.yaml", path.join(d, "docs", "config-link"));
+    },
+  ],
+  ["the entry directory deleted", (d) => rm(d, { recursive: true })],
+];
+
+describe("stat fingerprints: a warm run reads metadata, not contents", () => {
+  const manifest = () => manifestOf([set.alpha, set.extra], "a");
+  /** The user's cache, as MOLECULE_IMAGES_CACHE names it; HOME is /dev/null in these runs. */
+  const withCache = async (label: string) => {
+    const dir = await freshDir(label);
+    const cache = path.join(dir, "cache");
+    return { dest: path.join(dir, "deps"), cache, env: { MOLECULE_IMAGES_CACHE: cache } };
+  };
+  const cacheFile = async (cache: string) => {
+    const dir = path.join(cache, "stage-fingerprints");
+    const [name] = await readdir(dir);
+    return path.join(dir, name as string);
+  };
+
+  it("the cold run records a fingerprint per entry in the cache, outside dest; the warm run is unchanged", async () => {
+    const { dest, cache, env } = await withCache("fp-warm");
+    const cold = outputOf(await stage(dest, manifest(), { env }));
+    const recorded = JSON.parse(await readFile(await cacheFile(cache), "utf8"));
+    expect(Object.keys(recorded.entries).sort()).toEqual([labelOf(set.alpha), labelOf(set.extra)].sort());
+    for (const e of cold.entries) expect(recorded.entries[`${e.list}/${e.name}`].digest).toBe(e.digest);
+    expect((await allPaths(dest)).some((p) => p.includes("fingerprint"))).toBe(false);
+    const warm = outputOf(await stage(dest, manifest(), { env }));
+    expect(warm.entries.map((e) => e.action)).toEqual(["unchanged", "unchanged"]);
+  });
+
+  // In place, not on a copy (a copy has new inodes, so no fingerprint holds for it and the tree is hashed).
+  it.each([
+    ...tampers,
+    [
+      "a same-size edit with its mtime set back",
+      async (d: string) => {
+        const file = path.join(d, "config.yaml");
+        const { mtime } = await lstat(file);
+        const before = await readFile(file, "utf8");
+        await new Promise((r) => setTimeout(r, 20));
+        await writeFile(
+          file,
+          before.replace(/./, (c) => (c === "x" ? "y" : "x")),
+        );
+        await utimes(file, mtime, mtime);
+      },
+    ] as [string, (alpha: string) => Promise<void>],
+  ])("a tree tampered with in place (%s) is detected behind a recorded fingerprint", async (what, tamper) => {
+    const { dest, env } = await withCache("fp-tamper");
+    const first = outputOf(await stage(dest, manifest(), { env }));
+    const alpha = dirOf(dest, set.alpha);
+    const pristine = await snapshot(alpha);
+    await new Promise((r) => setTimeout(r, 20));
+    await tamper(alpha);
+    const run = await stage(dest, manifest(), { env });
+    const again = outputOf(run);
+    expect(byLabel(again.entries)[labelOf(set.alpha)]?.action, what).toBe("fetched");
+    expect(byLabel(again.entries)[labelOf(set.extra)]?.action).toBe("unchanged");
+    expect(again.digest).toBe(first.digest);
+    expect(await snapshot(alpha)).toEqual(pristine);
+  });
+
+  it("trusts the recorded fingerprint; --verify-contents hashes every file and finds what it hides", async () => {
+    const { dest, cache, env } = await withCache("fp-forged");
+    const first = outputOf(await stage(dest, manifest(), { env }));
+    const alpha = dirOf(dest, set.alpha);
+    await writeFile(path.join(alpha, "config.yaml"), "name: edited behind the cache's back\n");
+    // Re-record the edited tree's fingerprint against the old digest: only a root user forging the cache
+    // (or the clock) gets here. The default run believes it, which shows it read no file's contents.
+    const file = await cacheFile(cache);
+    const doc = JSON.parse(await readFile(file, "utf8"));
+    doc.entries[labelOf(set.alpha)].stat = statFingerprint(alpha);
+    await writeFile(file, JSON.stringify(doc));
+    const trusting = outputOf(await stage(dest, manifest(), { env }));
+    expect(byLabel(trusting.entries)[labelOf(set.alpha)]?.action).toBe("unchanged");
+
+    const verifying = await stage(dest, manifest(), { env, args: ["--verify-contents"] });
+    expect(byLabel(outputOf(verifying).entries)[labelOf(set.alpha)]?.action).toBe("fetched");
+    expect(verifying.stderr).toMatch(/alpha-default: staged tree does not match/);
+    expect(outputOf(verifying).digest).toBe(first.digest);
   });
 });
 

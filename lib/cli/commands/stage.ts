@@ -17,6 +17,7 @@ import {
   type PlannedEntry,
   parseManifest,
 } from "../../manifest/contract";
+import { userCacheDir } from "../../os/cache-dir";
 import { GitAuthConflict } from "../../templates/git/env";
 import { DEFAULT_INACTIVITY_S } from "../../templates/git/process";
 import { LockError } from "../../templates/lock";
@@ -50,6 +51,9 @@ export const USAGE = `usage: npm run -s stage -- --manifest <file> --dest <dir> 
   --retry-delay-ms <n>       first retry delay, doubled each time (default ${DEFAULT_RETRY_DELAY_MS})
   --git-timeout-s <n>        a git operation with no output or progress this long fails, and so does a
                              transfer under 1 byte/s this long (default ${DEFAULT_INACTIVITY_S})
+  --verify-contents          hash every staged file, trusting no recorded stat fingerprint (a warm run
+                             otherwise reads only the trees' metadata; the fingerprints are kept in
+                             MOLECULE_IMAGES_CACHE, default ~/.cache/molecule-images)
   --quiet                    no progress on stderr
 
 environment (each token sent only as an HTTP header, and only to its own host):
@@ -95,6 +99,7 @@ const OPTIONS = {
   attempts: { type: "string" },
   "retry-delay-ms": { type: "string" },
   "git-timeout-s": { type: "string" },
+  "verify-contents": { type: "boolean" },
   quiet: { type: "boolean" },
 } satisfies Flags;
 
@@ -111,6 +116,7 @@ const stageArgs = z.object({
   "git-base-url": z.string().default(DEFAULT_GIT_BASE_URL),
   "github-base-url": z.string().default(DEFAULT_GITHUB_BASE_URL),
   "allow-missing-private": z.boolean().default(false),
+  "verify-contents": z.boolean().default(false),
   quiet: z.boolean().default(false),
 });
 
@@ -167,6 +173,7 @@ async function run(args: StageArgs, io: StageIo): Promise<number> {
       token: io.env.MOLECULE_GITEA_TOKEN || undefined,
       githubToken: io.env.MOLECULE_GITHUB_TOKEN || undefined,
       progress: createProgress(io.stderr, args.quiet),
+      fingerprintCache: args["verify-contents"] ? undefined : userCacheDir(io.env),
     });
     print(io, result);
     return 0;

@@ -11,6 +11,7 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { homedir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
+import { userCacheDir } from "../../os/cache-dir";
 import { PROJECT_ROOT } from "../../os/project-root";
 import { binaryPath, buildRecipe, builtRecord } from "./go-build";
 import { dockerBuildVersion, pulumiVersion, type Recipe, recipes } from "./recipes";
@@ -19,9 +20,7 @@ const PROJECT = PROJECT_ROOT;
 /** A download attempt may not wait longer than this: offline it fails at once, a hostile network may stall. */
 const DOWNLOAD_TIMEOUT_MS = 120_000;
 
-export const cacheRoot = (): string =>
-  process.env.MOLECULE_IMAGES_CACHE ??
-  join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "molecule-images");
+export const cacheRoot = (): string => userCacheDir();
 
 export const pulumiHome = (): string => process.env.PULUMI_HOME ?? join(homedir(), ".pulumi");
 

@@ -6,6 +6,7 @@
 import { rmSync } from "node:fs";
 import type { PlannedEntry } from "../../manifest/contract";
 import { lstatOrUndefined } from "../destination";
+import type { Fingerprints } from "../fingerprints";
 import type { Layout } from "../layout";
 import type { StageOptions } from "../options";
 import { markerOf, readMarker, writeAtomically } from "../record";
@@ -14,7 +15,7 @@ import { fetchEntry } from "./fetch";
 import { type StagePlan, sourceUrl } from "./plan";
 import { lacksToken, skipPrivate } from "./private";
 import { swapIn } from "./swap";
-import { intact, warmVerdict } from "./warm";
+import { fingerprintKey, intact, warmVerdict } from "./warm";
 import { makeWorkDir, writeEntry } from "./write";
 
 export interface EntryContext {
@@ -22,6 +23,7 @@ export interface EntryContext {
   plan: StagePlan;
   layout: Layout;
   outcome: Outcome;
+  fingerprints: Fingerprints;
 }
 
 /** Stages `entry`; never rejects: a failure goes into the outcome and to progress. */
@@ -34,7 +36,7 @@ export function stageEntry(entry: PlannedEntry, ctx: EntryContext): Promise<void
 }
 
 async function stageOrThrow(entry: PlannedEntry, ctx: EntryContext): Promise<void> {
-  const { opts, plan, layout, outcome } = ctx;
+  const { opts, plan, layout, outcome, fingerprints } = ctx;
   const { progress } = opts;
   const label = labelOf(entry);
   const started = Date.now();
@@ -42,7 +44,7 @@ async function stageOrThrow(entry: PlannedEntry, ctx: EntryContext): Promise<voi
   // Warm path: no git, no network, just proof that the tree on disk is the one recorded.
   const warm = warmVerdict(entry, readMarker(layout.marker(entry)), {
     present: () => lstatOrUndefined(target) !== undefined,
-    intact: (marker) => intact(target, marker),
+    intact: (marker) => intact(target, marker, fingerprintKey(entry), fingerprints),
   });
   if (warm.state === "unchanged") {
     const { list, name, ref } = entry;
@@ -59,9 +61,10 @@ async function stageOrThrow(entry: PlannedEntry, ctx: EntryContext): Promise<voi
   const dir = makeWorkDir(layout, entry);
   try {
     await fetchEntry(entry, url, dir.gitDir, plan, progress);
-    const digest = await writeEntry(entry, dir, plan.run);
+    const { digest, stat } = await writeEntry(entry, dir, plan.run);
     swapIn(dir.tree, target);
     writeAtomically(layout.marker(entry), markerOf(entry, digest));
+    fingerprints.record(fingerprintKey(entry), digest, stat);
     outcome.results.push({ list: entry.list, name: entry.name, ref: entry.ref, digest, action: "fetched" });
     progress.entryDone(label, "fetched", Date.now() - started);
   } finally {

@@ -7,6 +7,8 @@ import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { LISTS, type PlannedEntry } from "../../manifest/contract";
 import { lstatOrUndefined, OWNER_FILE } from "../destination";
+import { statFingerprint } from "../fingerprint";
+import type { Fingerprints } from "../fingerprints";
 import { type Layout, wantedNames } from "../layout";
 import type { StageOptions } from "../options";
 import type { Progress } from "../progress";
@@ -16,12 +18,24 @@ import { DIR_MODE, FILE_MODE, hashTree } from "../tree";
 import { lacksToken, privateNoToken, skipOf, skipWarning } from "./private";
 import { strayNames, strayRecords } from "./prune";
 
-/** Proof that the tree at `target` is the recorded one: a real directory, mode 0755, the recorded digest. */
-export function intact(target: string, marker: Marker): boolean {
+/**
+ * Proof that the tree at `target` is the recorded one: a real directory, mode 0755, the recorded digest.
+ * The digest is trusted without reading any file when the tree's stat fingerprint is the one recorded for
+ * it; otherwise the tree is hashed in full, and a fingerprint that held still around the hashing is
+ * recorded for the next run.
+ */
+export function intact(target: string, marker: Marker, key: string, fingerprints: Fingerprints): boolean {
   const st = lstatOrUndefined(target);
   if (!st?.isDirectory() || (st.mode & 0o7777) !== DIR_MODE) return false;
-  return hashTree(target) === marker.digest;
+  const before = statFingerprint(target);
+  if (fingerprints.vouches(key, marker.digest, before)) return true;
+  if (hashTree(target) !== marker.digest) return false;
+  if (statFingerprint(target) === before) fingerprints.record(key, marker.digest, before);
+  return true;
 }
+
+/** The key of an entry's fingerprint. */
+export const fingerprintKey = (entry: { list: string; name: string }) => `${entry.list}/${entry.name}`;
 
 /** unchanged: the recorded tree is on disk, intact; damaged: recorded but changed since; cold: neither. */
 export type WarmVerdict = { state: "unchanged"; digest: string } | { state: "damaged" } | { state: "cold" };
@@ -75,6 +89,7 @@ export function unchangedOutcome(
   layout: Layout,
   planned: PlannedEntry[],
   opts: StageOptions,
+  fingerprints: Fingerprints,
 ): Outcome | undefined {
   if (!settledLayout(layout, opts)) return undefined;
   const outcome: Outcome = { results: [], skipped: [], failures: [] };
@@ -96,7 +111,7 @@ export function unchangedOutcome(
     toHash.push([entry, marker]);
   }
   for (const [entry, marker] of toHash) {
-    if (!intact(layout.target(entry), marker)) return undefined;
+    if (!intact(layout.target(entry), marker, fingerprintKey(entry), fingerprints)) return undefined;
     const { list, name, ref } = entry;
     outcome.results.push({ list, name, ref, digest: marker.digest, action: "unchanged" });
   }

@@ -5,6 +5,7 @@
 import { mkdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { PlannedEntry } from "../../manifest/contract";
+import { statFingerprint } from "../fingerprint";
 import type { GitRun } from "../git/process";
 import { readCommit } from "../git/read-commit";
 import type { Layout } from "../layout";
@@ -38,8 +39,15 @@ export function makeWorkDir(layout: Layout, entry: PlannedEntry): WorkDir {
   return { work, gitDir: join(work, "git"), tree: join(work, "tree") };
 }
 
-/** Reads the fetched commit, verifies it, writes its tree at `dir.tree` and returns that tree's digest. */
-export async function writeEntry(entry: PlannedEntry, dir: WorkDir, run: GitRun): Promise<string> {
+/**
+ * Reads the fetched commit, verifies it, writes its tree at `dir.tree` and returns that tree's digest and
+ * stat fingerprint (taken before the hashing, so nothing written between the two can be vouched for).
+ */
+export async function writeEntry(
+  entry: PlannedEntry,
+  dir: WorkDir,
+  run: GitRun,
+): Promise<{ digest: string; stat: string }> {
   const commit = await readCommit(dir.gitDir, entry.ref, run);
   let written: WrittenFiles;
   try {
@@ -48,6 +56,7 @@ export async function writeEntry(entry: PlannedEntry, dir: WorkDir, run: GitRun)
   } finally {
     await commit.close();
   }
+  const stat = statFingerprint(dir.tree);
   // The tree's metadata is read back from disk; file contents are hashed as they were written.
-  return hashTree(dir.tree, written);
+  return { digest: hashTree(dir.tree, written), stat };
 }
