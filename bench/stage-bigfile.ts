@@ -172,7 +172,7 @@ async function main(): Promise<number> {
     servers.push(normal, refusing);
     await sampler.ready();
 
-    // One discarded run: tsx compiles on first use and caches the result.
+    // One discarded run: the first start reads the entry from disk, later ones from the page cache.
     await run(sampler, [...STAGE_CLI.slice(1), "--help"]);
     const results: Result[] = [];
     for (const [i, s] of scenarios(mib, big.length, small, tip).entries()) {

@@ -103,7 +103,9 @@ async function startMeasuring(res: Resources, tmp: string, workload: Workload) {
   res.sampler = sampler;
   await sampler.ready();
   const clkTck = await clockTicksPerSecond();
-  const measure = measurer({ server, sampler, clkTck, children: res.children });
+  // The stager keeps its trees' stat fingerprints in the user's cache: the bench gives it one of its own.
+  const userCache = join(tmp, "user-cache");
+  const measure = measurer({ server, sampler, clkTck, children: res.children, userCache });
   const ctx: PhaseContext = {
     measure,
     cli: new StageCli(measure, tmp, workload.manifestFile, server.url),

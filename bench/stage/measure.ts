@@ -36,13 +36,15 @@ export interface MeasureContext {
   sampler: RssSampler;
   clkTck: number;
   children: Set<ChildProcess>;
+  /** MOLECULE_IMAGES_CACHE for the runs: where the stager keeps its stat fingerprints. */
+  userCache: string;
 }
 
 /** A `measure` that runs each command with the server's counters reset and the machine's CPU read around it. */
-export function measurer({ server, sampler, clkTck, children }: MeasureContext): Measure {
+export function measurer({ server, sampler, clkTck, children, userCache }: MeasureContext): Measure {
   const ticksMs = (ticks: number) => (ticks * 1000) / clkTck;
   // Built from nothing (no ~/.gitconfig, no GIT_* from the caller), for the old script and the CLI alike.
-  const env = gitEnv();
+  const env = gitEnv({ MOLECULE_IMAGES_CACHE: userCache });
   return async (cmd, args) => {
     server.resetStats();
     const benchTicks = selfTicks();
