@@ -89,6 +89,8 @@ describe("workflows", () => {
     expect(Object.keys(wf.on)).toEqual(["pull_request"]);
     const body = text("preview.yml");
     expect(body).toContain("npx pulumi preview --stack staging --diff --refresh --run-program");
+    // --json prints unchanged resources only with --show-sames: without it a no-change PR draws no graph.
+    expect(body).toMatch(/pulumi preview [^\n]*--show-sames[^\n]*--json/);
     expect(body).toContain("pr-report -- --preview-json");
     expect(body).toMatch(/--summary --post/);
     expect(wf.jobs.preview?.if).toContain("head.repo.full_name == github.repository");

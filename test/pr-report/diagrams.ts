@@ -63,6 +63,13 @@ export function diagramCases(): DiagramCase[] {
       expectText: "repository changed: molecule-ai/molecule-platform-agent → molecule-ai/platform-agent",
     },
     {
+      fixture: "real-no-change.json",
+      report: renderFixture("real-no-change.json"),
+      images: 2,
+      pins: false,
+      expectText: "unchanged",
+    },
+    {
       fixture: "hostile-names.json",
       report: renderFixture("hostile-names.json"),
       images: 1,

@@ -55,7 +55,19 @@ describe("the image diagram", () => {
     );
   });
 
-  it("no changes: no image in the preview, so no diagram (the headline says nothing rebuilds)", () => {
+  it("no changes, real preview with --show-sames (as the workflow runs it): both images drawn unchanged, base → child", () => {
+    const { report } = caseOf("real-no-change.json");
+    expect(report).toContain("**No changes.**");
+    const source = diagramOf(report) ?? "";
+    expect(nodeLines(source)).toEqual([
+      '  img0["platform<br>molecule-ai/platform<br>unchanged"]',
+      '  img1["platform-agent<br>molecule-ai/molecule-platform-agent<br>unchanged"]',
+    ]);
+    expect(source).toContain("\n  img0 --> img1\n  class img0,img1 unchanged");
+    expect(source).not.toContain("rebuild\n");
+  });
+
+  it("no changes without --show-sames: no image in the preview, so no diagram (the headline says nothing rebuilds)", () => {
     const report = renderFixture("no-change.json");
     expect(diagramOf(report)).toBeUndefined();
     expect(report).not.toContain("Image graph");
