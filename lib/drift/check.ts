@@ -26,7 +26,8 @@ const outputsSchema = z.object({
 export function parseOutputs(text: string, source: string): ExpectedImage[] {
   let data: unknown;
   try {
-    data = JSON.parse(text);
+    // A byte order mark (an editor's or PowerShell's) is stripped, as for the manifest and pr-report's inputs.
+    data = JSON.parse(text.replace(/^\uFEFF/, ""));
   } catch (err) {
     throw new UserError(`${source}: not valid JSON (${(err as Error).message})`);
   }

@@ -88,6 +88,15 @@ describe("npm run drift against a real registry", () => {
     expect(r.stdout).toMatch(/platform\s+127\.0\.0\.1:\d+\/molecule-ai\/platform\s+ok/);
   });
 
+  it("an outputs file that starts with a byte order mark is read as without one", async () => {
+    const file = outputs("bom.json", { platform: { repo: "molecule-ai/platform", digest: fresh } });
+    writeFileSync(file, `\uFEFF${readFileSync(file, "utf8")}`);
+    const r = await drift(["--outputs", file]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/platform\s+127\.0\.0\.1:\d+\/molecule-ai\/platform\s+ok/);
+  });
+
   it("exit 1 with stale, empty, missing-repository and unmanaged reported; markdown written", async () => {
     const md = path.join(dir, "report.md");
     const file = outputs("drift.json", {
