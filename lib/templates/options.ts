@@ -20,7 +20,8 @@ export const GIT_KILL_SLACK_MS = 2000;
 /**
  * The longest an entry can take against a server that accepts connections and never answers: each try
  * ends at its first silent wait (a git operation or a redirect probe, each bounded by the inactivity
- * bound), and the retry delays come between the tries.
+ * bound), and the retry delays come between the tries. It bounds the run too: the entries queued behind
+ * one that met only silence are not tried on that host (steps/entry.ts).
  */
 export function silentServerBoundMs(
   attempts = DEFAULT_ATTEMPTS,

@@ -104,7 +104,7 @@ export async function stage(opts: StageOptions): Promise<StageResult> {
     const outcome: Outcome = { results: [], skipped: [], failures: [] };
     const limit = pLimit(plan.concurrency);
     progress.start(plan.planned.length);
-    const ctx = { opts, plan, layout, outcome, fingerprints };
+    const ctx = { opts, plan, layout, outcome, fingerprints, silentHosts: new Map<string, string>() };
     await Promise.all(plan.planned.map((entry) => limit(() => stageEntry(entry, ctx))));
     fingerprints.save();
     prune(layout, opts.manifest, outcome, progress);

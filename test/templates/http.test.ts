@@ -541,6 +541,37 @@ describe("hostile peers", () => {
     expect(live).toEqual([]);
   });
 
+  it("a silent server fails the whole run in one entry's bound: queued entries on it are not tried", async () => {
+    const sockets: Socket[] = [];
+    const silent = createNetServer((s) => void sockets.push(s));
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    cleanups.push(async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => silent.close(() => r(undefined)));
+    });
+    const host = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    const dest = path.join(await freshDir("silent-run"), "deps");
+    const started = Date.now();
+    // One at a time, so without the give-up every entry would wait its own full bound in turn.
+    const run = await stage(dest, manifestOf(set.all, "a"), host, {
+      args: ["--git-timeout-s", "1", "--attempts", "2", "--concurrency", "1"],
+    });
+    const elapsed = Date.now() - started;
+    const doc = failedOutputOf(run);
+    const [first, ...rest] = doc.entries;
+    expect(first?.error).toMatch(/no output or progress for 1 s/);
+    expect(rest).toHaveLength(set.all.length - 1);
+    for (const e of rest) {
+      expect(e.action).toBe("failed");
+      expect(e.error).toBe(
+        `not tried: ${host} gave no answer to ${first?.list}/${first?.name} in any of its tries, and every entry on it would wait as long`,
+      );
+    }
+    // Every entry is named on stderr, and the run took one entry's bound, not one per entry.
+    for (const t of set.all) expect(run.stderr).toContain(labelOf(t));
+    expect(elapsed).toBeLessThan(silentServerBoundMs(2, 1, 50) + 5_000);
+  });
+
   it("with default settings a silent server fails within 3 minutes: attempts x inactivity + backoff", () => {
     // Each try ends at its first silent wait (git or the redirect probe, each bounded by the inactivity
     // bound, plus the time to kill a process group), and the retry delays (1 s, then 2 s) come between.

@@ -16,6 +16,8 @@ export class GitError extends Error {
     message: string,
     readonly kind: GitFailureKind,
     readonly stderr = "",
+    /** Killed by the inactivity bound: the server said nothing at all for that long. */
+    readonly silent = false,
   ) {
     super(message);
     this.name = "GitError";

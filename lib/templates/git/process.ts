@@ -149,7 +149,7 @@ export function git(args: string[], run: GitRun, input?: string): Promise<GitRes
     child.on("close", (code, sig) => {
       done();
       if (code === 0) return resolve({ stdout: Buffer.concat(out), stderr });
-      if (idle.fired) return reject(new GitError(idleMessage(command, seconds), "transient", stderr));
+      if (idle.fired) return reject(new GitError(idleMessage(command, seconds), "transient", stderr, true));
       reject(exitFailure(command, code, sig, stderr));
     });
     if (child.stdin) {

@@ -7,11 +7,12 @@ import { rmSync } from "node:fs";
 import type { PlannedEntry } from "../../manifest/contract";
 import { lstatOrUndefined } from "../destination";
 import type { Fingerprints } from "../fingerprints";
+import { redactUrl } from "../git/failure";
 import type { Layout } from "../layout";
 import type { StageOptions } from "../options";
 import { markerOf, readMarker, writeAtomically } from "../record";
 import { failureOf, labelOf, type Outcome, sourceOf } from "../result";
-import { fetchEntry } from "./fetch";
+import { fetchEntry, SilentHostError } from "./fetch";
 import { type StagePlan, sourceUrl } from "./plan";
 import { lacksToken, skipPrivate } from "./private";
 import { swapIn } from "./swap";
@@ -24,6 +25,8 @@ export interface EntryContext {
   layout: Layout;
   outcome: Outcome;
   fingerprints: Fingerprints;
+  /** Hosts (origins) that said nothing to every try of an entry, with that entry's label. */
+  silentHosts: Map<string, string>;
 }
 
 /** Stages `entry`; never rejects: a failure goes into the outcome and to progress. */
@@ -56,11 +59,21 @@ async function stageOrThrow(entry: PlannedEntry, ctx: EntryContext): Promise<voi
     progress.warn(`${label}: staged tree does not match its recorded digest (edited or damaged); re-staging`);
   if (lacksToken(entry, opts)) return skipPrivate(entry, opts, layout, outcome, progress);
 
-  progress.entryStarted(label);
   const url = sourceUrl(entry, opts);
+  const origin = new URL(url).origin;
+  const silentFor = ctx.silentHosts.get(origin);
+  if (silentFor !== undefined)
+    throw new Error(
+      `not tried: ${redactUrl(origin)} gave no answer to ${silentFor} in any of its tries, and every entry on it would wait as long`,
+    );
+  progress.entryStarted(label);
   const dir = makeWorkDir(layout, entry);
   try {
-    await fetchEntry(entry, url, dir.gitDir, plan, progress);
+    await fetchEntry(entry, url, dir.gitDir, plan, progress).catch((err: unknown) => {
+      if (err instanceof SilentHostError && !ctx.silentHosts.has(err.origin))
+        ctx.silentHosts.set(err.origin, label);
+      throw err;
+    });
     const { digest, stat } = await writeEntry(entry, dir, plan.run);
     swapIn(dir.tree, target);
     writeAtomically(layout.marker(entry), markerOf(entry, digest));
