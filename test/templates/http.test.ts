@@ -508,14 +508,7 @@ describe("hostile peers", () => {
   });
 
   it("a server that accepts and never answers fails the entry after the inactivity bound, leaving no git behind", async () => {
-    const sockets: Socket[] = [];
-    const silent = createNetServer((s) => void sockets.push(s));
-    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
-    cleanups.push(async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise((r) => silent.close(() => r(undefined)));
-    });
-    const port = (silent.address() as AddressInfo).port;
+    const port = await silentServer();
     const dest = path.join(await freshDir("silent"), "deps");
     const started = Date.now();
     const run = await stage(dest, manifestOf([set.extra], "a"), `http://127.0.0.1:${port}`, {
@@ -542,14 +535,7 @@ describe("hostile peers", () => {
   });
 
   it("a silent server fails the whole run in one entry's bound: queued entries on it are not tried", async () => {
-    const sockets: Socket[] = [];
-    const silent = createNetServer((s) => void sockets.push(s));
-    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
-    cleanups.push(async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise((r) => silent.close(() => r(undefined)));
-    });
-    const host = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    const host = `http://127.0.0.1:${await silentServer()}`;
     const dest = path.join(await freshDir("silent-run"), "deps");
     const started = Date.now();
     // One at a time, so without the give-up every entry would wait its own full bound in turn.
