@@ -1,9 +1,10 @@
 /**
  * bench:engine-noop's world: the real stack (test/support/real-stack.ts) with two stacks on it, one on the
  * sample platform (5 files) and one on a platform-sized copy of it, both already up, so every measured run
- * is a no-op. A compiled-ahead project beside the program copy runs the same stacks without ts-node.
+ * is a no-op. Two projects beside the program copy run the same stacks the other ways Pulumi could run the
+ * program: with ts-node (as before program.js), and through program.js with no build (tsx).
  */
-import { cpSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PROJECT } from "../../lib/local/stack";
 import {
@@ -21,11 +22,7 @@ export const TREES = ["small", "platform"] as const;
 export type Tree = (typeof TREES)[number];
 
 /** The program as it is measured: the ways Pulumi can run it. */
-export const VARIANTS = [
-  "ts-node, eager @pulumi/aws (before)",
-  "ts-node (this branch)",
-  "compiled ahead",
-] as const;
+export const VARIANTS = ["ts-node (before)", "tsx (no build)", "compiled (dist/)"] as const;
 export type Variant = (typeof VARIANTS)[number];
 
 export interface NoopWorld {
@@ -48,37 +45,30 @@ function platformSource(s: RealStack, files: number, dirs: number) {
 }
 
 /**
- * A compiled-ahead copy of the program in <copy>/compiled: tsc's output with the project's settings, and a
- * Pulumi.yaml without ts-node. A project of its own rather than `main: dist/index.js`, because Pulumi runs
- * the program with `main`'s folder as its working directory, and the program resolves its paths from there.
- * The stacks' paths are absolute, so both projects declare the very same resources.
+ * A project beside the copy that runs the copy's sources its own way: its own Pulumi.yaml and package.json,
+ * the sources linked. The stacks' paths are absolute, so every project declares the very same resources.
  */
-async function compileAhead(s: RealStack, stacks: string[]): Promise<string> {
-  const out = join(s.dir, "compiled");
-  const tsc = join(PROJECT, "node_modules", ".bin", "tsc");
-  const r = await run(tsc, ["-p", "tsconfig.json", "--noEmit", "false", "--outDir", out], {
-    cwd: s.dir,
-    env: process.env,
-  });
-  if (r.code !== 0) throw new Error(`tsc in the program copy failed:\n${r.stdout}${r.stderr}`);
+function sideProject(s: RealStack, name: string, stacks: string[], how: "ts-node" | "tsx"): string {
+  const out = join(s.dir, name);
+  mkdirSync(out);
   const yaml = readFileSync(join(s.dir, "Pulumi.yaml"), "utf8");
-  if (!yaml.includes("typescript: true")) throw new Error("Pulumi.yaml: no typescript option to turn off");
-  writeFileSync(join(out, "Pulumi.yaml"), yaml.replace("typescript: true", "typescript: false"));
+  const entry = /typescript: false\n(?:.*\n)?main: program\.js\n/;
+  if (!entry.test(yaml)) throw new Error("Pulumi.yaml: no program.js main to replace");
   const pkg = JSON.parse(readFileSync(join(s.dir, "package.json"), "utf8"));
-  writeFileSync(join(out, "package.json"), JSON.stringify({ ...pkg, main: "index.js" }));
+  if (how === "ts-node") {
+    // As the project ran before program.js: Pulumi's own ts-node compile of index.ts.
+    writeFileSync(join(out, "Pulumi.yaml"), yaml.replace(entry, "typescript: true\n"));
+    writeFileSync(join(out, "package.json"), JSON.stringify({ ...pkg, main: "index.ts" }));
+  } else {
+    // program.js copied, not linked: Node would resolve a link to the copy, whose dist/ is fresh.
+    for (const file of ["Pulumi.yaml", "package.json", "program.js"])
+      cpSync(join(s.dir, file), join(out, file));
+  }
+  for (const entry of ["index.ts", "components", "lib", "tsconfig.json"])
+    symlinkSync(join(s.dir, entry), join(out, entry));
   symlinkSync(join(PROJECT, "node_modules"), join(out, "node_modules"));
   for (const stack of stacks) cpSync(join(s.dir, `Pulumi.${stack}.yaml`), join(out, `Pulumi.${stack}.yaml`));
   return out;
-}
-
-function variantWriter(s: RealStack, compiledDir: string): (v: Variant) => string {
-  const indexTs = readFileSync(join(s.dir, "index.ts"), "utf8");
-  return (v) => {
-    // Before this branch, components/ imported @pulumi/aws at the top: the same load, on every stack.
-    const eager = v === "ts-node, eager @pulumi/aws (before)";
-    writeFileSync(join(s.dir, "index.ts"), eager ? `import "@pulumi/aws";\n${indexTs}` : indexTs);
-    return v === "compiled ahead" ? compiledDir : s.dir;
-  };
 }
 
 export async function startNoopWorld(opts: { files: number; dirs: number }): Promise<NoopWorld> {
@@ -109,7 +99,11 @@ export async function startNoopWorld(opts: { files: number; dirs: number }): Pro
         sourceRoot: join(s.dir, "platform-source"),
       }),
     );
-    const compiledDir = await compileAhead(s, Object.values(stackName));
+    const dirs: Record<Variant, string> = {
+      "ts-node (before)": sideProject(s, "ts-node", Object.values(stackName), "ts-node"),
+      "tsx (no build)": sideProject(s, "tsx", Object.values(stackName), "tsx"),
+      "compiled (dist/)": s.dir,
+    };
     for (const name of Object.values(stackName)) {
       const up = await upPastRegistryRace(s.pulumi, name);
       if (up.code !== 0)
@@ -119,7 +113,7 @@ export async function startNoopWorld(opts: { files: number; dirs: number }): Pro
       stack: s,
       stackName,
       platformTree: { files: opts.files, dirs: opts.dirs, bytes: big.bytes },
-      use: variantWriter(s, compiledDir),
+      use: (variant) => dirs[variant],
     };
   } catch (err) {
     await s.stop();

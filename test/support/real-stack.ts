@@ -27,6 +27,12 @@ import { type LocalRegistry, startRegistry } from "./oci-registry";
 
 /** What the program needs to run: copied, so a test's config, manifests and staged trees stay its own. */
 const PROGRAM = [
+  "program.js",
+  // The build (npm test makes it first): the copy runs the compiled program, as a checkout does.
+  "dist",
+  // What the build's stamp covers: without any of it the copy would count as stale and run under tsx.
+  "cli",
+  "tsconfig.build.json",
   "index.ts",
   "components",
   "lib",
