@@ -38,8 +38,6 @@ export function stackEnv(engine: Engine, builder: LocalBuilder): NodeJS.ProcessE
     // Local only: a file backend in the project, and a passphrase that protects nothing but this machine's state.
     PULUMI_BACKEND_URL: process.env.PULUMI_BACKEND_URL ?? `file://${join(PROJECT, ".pulumi-state")}`,
     PULUMI_CONFIG_PASSPHRASE: process.env.PULUMI_CONFIG_PASSPHRASE ?? "molecule-images-local",
-    // `npm test` type-checks the program; the engine run only needs it transpiled.
-    PULUMI_NODEJS_TRANSPILE_ONLY: "true",
     BUILDX_CONFIG: builder.buildxConfig,
   };
 }

@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 const PROJECT = path.resolve(__dirname, "..", "..");
 const COPIED = [
   "package.json",
+  "program.js",
   "tsconfig.json",
   "tsconfig.build.json",
   "index.ts",
@@ -85,6 +86,30 @@ describe("npm run build and the stale-build guard", () => {
     }
   });
 
+  /** Which program Pulumi would get from program.js (Pulumi.yaml's main): the load is recorded, not run. */
+  const programPicked = () => {
+    const hook = path.join(copy, "which-program.cjs");
+    writeFileSync(
+      hook,
+      `const Module = require("node:module");
+const load = Module._load;
+Module._load = function (request, parent, isMain) {
+  if (/(^|\\/)(dist\\/index\\.js|index\\.ts)$/.test(request)) {
+    process.stdout.write("PICKED " + request + "\\n");
+    return {};
+  }
+  return load.apply(this, arguments);
+};`,
+    );
+    const r = run(process.execPath, ["--require", hook, "program.js"]);
+    expect(r.status, r.stderr).toBe(0);
+    return r.stdout.trim();
+  };
+
+  it("program.js runs the compiled program while dist/ matches the sources", () => {
+    expect(programPicked()).toBe("PICKED ./dist/index.js");
+  });
+
   it("still runs after a touch that leaves the sources as they were", () => {
     const later = new Date(Date.now() + 60_000);
     utimesSync(path.join(copy, EDITED), later, later);
@@ -103,6 +128,8 @@ describe("npm run build and the stale-build guard", () => {
         expect(r.stderr).toContain(`${command}: dist/ is older than the sources (${EDITED} changed`);
         expect(r.stderr).toContain("run `npm run build`");
       }
+      // The program, unlike a command, still runs: from the sources, through tsx.
+      expect(programPicked()).toBe("PICKED ./index.ts");
       const viaNpm = run("npm", ["run", "-s", "pr-report", "--", "--help"]);
       expect(viaNpm.status).toBe(2);
       expect(viaNpm.stdout).toBe("");
