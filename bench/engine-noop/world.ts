@@ -11,7 +11,6 @@ import {
   commitSource,
   localStackConfig,
   type RealStack,
-  run,
   startRealStack,
   upPastRegistryRace,
   writeStackConfig,
