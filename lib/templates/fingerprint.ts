@@ -1,5 +1,5 @@
 /**
- * A staged tree's stat fingerprint: every path with its type, mode, size, inode and nanosecond times, read
+ * A staged tree's stat fingerprint: every path with its type, mode, size, inode and sub-microsecond times, read
  * with lstat alone. Hashing a tree reads every byte of it; this reads none, so a warm run that finds the
  * fingerprint it recorded for a digest can trust that digest, as git trusts its index. Any write to a file
  * moves its ctime, which no unprivileged process can set back, and a copy or restore moves the inodes.
