@@ -91,7 +91,8 @@ export async function stage(opts: StageOptions): Promise<StageResult> {
   const fingerprints = Fingerprints.of(opts.dest, opts.fingerprintCache);
   if (owned === "owned") {
     const outcome = unchangedOutcome(layout, plan.planned, opts, fingerprints);
-    // Outside the destination (the user's cache): a run that changes nothing still writes nothing there.
+    // Fingerprints go to the user's cache, outside the destination: a run that changes nothing still writes
+    // nothing in the destination.
     fingerprints.save();
     if (outcome) return reportUnchanged(plan.planned, outcome, progress);
   } else {
