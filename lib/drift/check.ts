@@ -6,6 +6,7 @@ import { setMaxListeners } from "node:events";
 import pLimit from "p-limit";
 import { z } from "zod";
 import { UserError } from "../cli/user-error";
+import { stripBom } from "../text/bom";
 import { classify, failed, splitRepository, tagOf, unmanaged } from "./classify";
 import { CheckError, type DriftResult, type ExpectedImage, type RegistryBackend } from "./types";
 
@@ -26,8 +27,7 @@ const outputsSchema = z.object({
 export function parseOutputs(text: string, source: string): ExpectedImage[] {
   let data: unknown;
   try {
-    // A byte order mark (an editor's or PowerShell's) is stripped, as for the manifest and pr-report's inputs.
-    data = JSON.parse(text.replace(/^\uFEFF/, ""));
+    data = JSON.parse(stripBom(text));
   } catch (err) {
     throw new UserError(`${source}: not valid JSON (${(err as Error).message})`);
   }

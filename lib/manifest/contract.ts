@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { valueAt } from "../json/value-at";
+import { stripBom } from "../text/bom";
 
 export const LISTS = ["plugins", "workspace_templates", "org_templates"] as const;
 export type ListName = (typeof LISTS)[number];
@@ -171,7 +172,7 @@ function describeIssue(data: unknown, issue: z.core.$ZodIssue): string[] {
  */
 export function parseManifest(raw: string, file: string): Manifest {
   // An editor's byte order mark is not part of the document (JSON.parse would reject it).
-  const text = stripLineComments(raw.replace(/^\uFEFF/, ""));
+  const text = stripLineComments(stripBom(raw));
   let data: unknown;
   try {
     data = JSON.parse(text);

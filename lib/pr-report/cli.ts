@@ -14,6 +14,7 @@ import { readInput } from "../cli/input";
 import { type Command, type Flags, runCommand, stackOf } from "../cli/runner";
 import { UserError } from "../cli/user-error";
 import { ManifestError, parseManifest } from "../manifest/contract";
+import { stripBom } from "../text/bom";
 import type { PinInfo } from "./images";
 import { comparePins, pinsFromManifest, pinsFromRecord, RECORD_NAME, RECORD_TYPE } from "./pins";
 import { type PostTarget, postTarget } from "./post-target";
@@ -120,7 +121,7 @@ async function buildReport(args: PrReportArgs, masks: string[]): Promise<string>
   const base = baseManifest ? await readFlagFile("--base-manifest", baseManifest) : undefined;
   const pinInfo = comparePinsFor(preview, head, base, { manifest, base: baseManifest });
   const diffText = diffFile
-    ? maskText((await readFlagFile("--diff-text", diffFile)).replace(/^\uFEFF/, ""), masks)
+    ? maskText(stripBom(await readFlagFile("--diff-text", diffFile)), masks)
     : undefined;
   return renderReport({ preview, ...pinInfo, diffText, masks });
 }

@@ -5,6 +5,7 @@
  */
 import { readInput } from "../cli/input";
 import { UserError } from "../cli/user-error";
+import { stripBom } from "../text/bom";
 import { ForgeClient, GITEA_ACTIONS_LOGIN, GITHUB_ACTIONS_LOGIN, parseRepository } from "./forge";
 
 export interface PostTarget {
@@ -19,7 +20,7 @@ async function prFromEvent(eventPath: string | undefined): Promise<number | unde
   let event: Record<string, unknown>;
   try {
     // A byte order mark is not part of the document (JSON.parse would reject it), as for the other inputs.
-    event = JSON.parse(text.replace(/^\uFEFF/, "")) as Record<string, unknown>;
+    event = JSON.parse(stripBom(text)) as Record<string, unknown>;
   } catch {
     throw new UserError(`GITHUB_EVENT_PATH ${eventPath}: not valid JSON`);
   }

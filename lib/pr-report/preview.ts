@@ -12,6 +12,7 @@
 import type { DiffKind as AutomationDiffKind, OpType } from "@pulumi/pulumi/automation";
 import { z } from "zod";
 import { UserError } from "../cli/user-error";
+import { stripBom } from "../text/bom";
 import { maskStrings, redactValue } from "./secrets";
 
 /** detailedDiff kinds, as the engine spells them (the automation API's enum, as its string values). */
@@ -78,7 +79,7 @@ function describePath(path: PropertyKey[]): string {
 
 /** Parses the document, naming the file and the first bad field; an empty or streamed output is explained. */
 export function parsePreview(text: string, file: string): PreviewDigest {
-  const body = text.replace(/^\uFEFF/, "").trim();
+  const body = stripBom(text).trim();
   if (!body) throw new UserError(`${file}: empty (did pulumi preview --json fail before printing?)`);
   let data: unknown;
   try {
