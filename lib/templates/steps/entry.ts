@@ -70,8 +70,7 @@ async function stageOrThrow(entry: PlannedEntry, ctx: EntryContext): Promise<voi
   const dir = makeWorkDir(layout, entry);
   try {
     await fetchEntry(entry, url, dir.gitDir, plan, progress).catch((err: unknown) => {
-      if (err instanceof SilentHostError && !ctx.silentHosts.has(err.origin))
-        ctx.silentHosts.set(err.origin, label);
+      if (err instanceof SilentHostError && !ctx.silentHosts.has(origin)) ctx.silentHosts.set(origin, label);
       throw err;
     });
     const { digest, stat } = await writeEntry(entry, dir, plan.run);

@@ -41,12 +41,6 @@ const transient = (err: unknown) => err instanceof GitError && err.kind === "tra
  */
 export class SilentHostError extends Error {
   override name = "SilentHostError";
-  constructor(
-    message: string,
-    readonly origin: string,
-  ) {
-    super(message);
-  }
 }
 
 /** Fetches the entry's commit into `gitDir`; a failure is thrown as an Error saying what it means. */
@@ -91,7 +85,7 @@ export async function fetchEntry(
     }
   } catch (err) {
     const message = describeFailure(err, entry, url, tries);
-    if (tries > 0 && silentTries === tries) throw new SilentHostError(message, new URL(url).origin);
+    if (tries > 0 && silentTries === tries) throw new SilentHostError(message);
     throw new Error(message);
   }
 }
