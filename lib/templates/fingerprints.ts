@@ -21,14 +21,10 @@ export class Fingerprints {
    * The fingerprints of `dest`, kept under `cacheDir`; none at all when `cacheDir` is undefined. The file
    * is found on first use: a cold run's destination does not exist until the stager makes it.
    */
-  private constructor(
+  constructor(
     private readonly dest: string,
     private readonly cacheDir: string | undefined,
   ) {}
-
-  static of(dest: string, cacheDir: string | undefined): Fingerprints {
-    return new Fingerprints(dest, cacheDir);
-  }
 
   private get store(): { file: string | undefined; entries: Entries } {
     if (this.loaded) return this.loaded;

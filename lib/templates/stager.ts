@@ -88,7 +88,7 @@ export async function stage(opts: StageOptions): Promise<StageResult> {
   // run that only reads needs none: unchangedOutcome() proves, by reading only, that the locked run would
   // change nothing, and any doubt (something to fetch, delete or chmod, or any lock file present, a live
   // holder's or a dead one's) falls through to the locked run, which verifies everything again.
-  const fingerprints = Fingerprints.of(opts.dest, opts.fingerprintCache);
+  const fingerprints = new Fingerprints(opts.dest, opts.fingerprintCache);
   if (owned === "owned") {
     const outcome = unchangedOutcome(layout, plan.planned, opts, fingerprints);
     // Fingerprints go to the user's cache, outside the destination: a run that changes nothing still writes

@@ -8,11 +8,11 @@ import { z } from "zod";
 import { backendFor } from "../../drift/backends";
 import { runDriftCli } from "../../drift/cli";
 import { binaryPath } from "../../local/engine/go-build";
-import { cacheRoot } from "../../local/engine/provision";
 import { recipeOf } from "../../local/engine/recipes";
 import { formatDuration } from "../../local/progress";
 import { type LocalContext, provisionLocal, pulumi, STACK, selectStack, stopLocal } from "../../local/stack";
 import { type ImagesOutput, summarise } from "../../local/summary";
+import { userCacheDir } from "../../os/cache-dir";
 import { type Command, messageOf } from "../runner";
 
 const COMMANDS = ["up", "preview", "destroy", "outputs", "drift", "stop"];
@@ -65,7 +65,7 @@ async function run({ command, extra }: LocalArgs, io: LocalIo): Promise<number> 
   const log = (line: string) => io.stderr.write(`${line}\n`);
   const started = Date.now();
   if (command === "stop") {
-    await stopLocal(log, binaryPath(cacheRoot(), recipeOf("buildkit"), "buildkitd"));
+    await stopLocal(log, binaryPath(userCacheDir(), recipeOf("buildkit"), "buildkitd"));
     return 0;
   }
   const ctx = await provisionLocal(log);

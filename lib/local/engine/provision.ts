@@ -20,8 +20,6 @@ const PROJECT = PROJECT_ROOT;
 /** A download attempt may not wait longer than this: offline it fails at once, a hostile network may stall. */
 const DOWNLOAD_TIMEOUT_MS = 120_000;
 
-export const cacheRoot = (): string => userCacheDir();
-
 export const pulumiHome = (): string => process.env.PULUMI_HOME ?? join(homedir(), ".pulumi");
 
 export const cliDir = (version = pulumiVersion()): string => join(pulumiHome(), "versions", version, "bin");
@@ -191,7 +189,7 @@ async function ensureDockerBuild(
 }
 
 export async function provisionEngine(opts: ProvisionOptions): Promise<Engine> {
-  const cache = cacheRoot();
+  const cache = userCacheDir();
   const all = recipes();
   const version = pulumiVersion();
   const sources: Record<string, string> = {};

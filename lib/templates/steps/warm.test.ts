@@ -57,17 +57,17 @@ describe("intact: the recorded tree is on disk", () => {
 
   it("trusts a fingerprint recorded for the digest without reading a file", () => {
     const { root, tree } = makeTree();
-    const fingerprints = Fingerprints.of(tree, join(root, "cache"));
+    const fingerprints = new Fingerprints(tree, join(root, "cache"));
     // Recorded against a digest the tree does not have: only a check that reads no content says yes.
     const forged = { ...marker, digest: "sha256:not-this-tree" };
     fingerprints.record("plugins/p", forged.digest, statFingerprint(tree));
     expect(intact(tree, forged, "plugins/p", fingerprints)).toBe(true);
-    expect(intact(tree, forged, "plugins/p", Fingerprints.of(tree, undefined))).toBe(false);
+    expect(intact(tree, forged, "plugins/p", new Fingerprints(tree, undefined))).toBe(false);
   });
 
   it("hashes in full without a fingerprint, and records one only for a tree that hashed to its record", () => {
     const { root, tree, digest } = makeTree();
-    const fingerprints = Fingerprints.of(tree, join(root, "cache"));
+    const fingerprints = new Fingerprints(tree, join(root, "cache"));
     const recorded = { ...marker, digest };
     expect(intact(tree, { ...marker, digest: "sha256:other" }, "plugins/p", fingerprints)).toBe(false);
     expect(fingerprints.vouches("plugins/p", "sha256:other", statFingerprint(tree))).toBe(false);
@@ -77,7 +77,7 @@ describe("intact: the recorded tree is on disk", () => {
 
   it("sees an edit after the fingerprint was recorded, and hashes the tree again", async () => {
     const { root, tree, digest } = makeTree();
-    const fingerprints = Fingerprints.of(tree, join(root, "cache"));
+    const fingerprints = new Fingerprints(tree, join(root, "cache"));
     const recorded = { ...marker, digest };
     expect(intact(tree, recorded, "plugins/p", fingerprints)).toBe(true);
     await new Promise((r) => setTimeout(r, 20));
