@@ -1,11 +1,12 @@
 /**
  * One timed drift check, as `npm run drift` runs it: a fresh backend (each CLI run is a fresh process)
- * behind a fresh latency proxy (so no run reuses another's connections, and the proxy's peak of requests
- * in flight is this run's alone).
+ * behind a fresh listener of the remote registry (so no run reuses another's connections, and the peak of
+ * requests in flight is this run's alone).
  */
 import { checkDrift } from "../../lib/drift/check";
 import { OciBackend } from "../../lib/drift/oci";
-import { startProxy } from "../../test/support/oci-registry";
+import type { RemoteMode } from "./remote";
+import type { Remote } from "./remote-host";
 import type { Expected } from "./seed";
 
 export interface Measured {
@@ -15,8 +16,8 @@ export interface Measured {
 }
 
 export interface Setup {
-  registryUrl: string;
-  latencyMs: number;
+  remote: Remote;
+  mode: RemoteMode;
 }
 
 /** Checks `expected` with `concurrency` repositories at once; throws unless every one is ok. */
@@ -25,24 +26,27 @@ export async function measureCheck(
   expected: Expected[],
   concurrency: number,
 ): Promise<Measured> {
-  const via = await startProxy({ target: setup.registryUrl, latencyMs: setup.latencyMs });
+  const host = await setup.remote.open(setup.mode);
+  let closed = false;
   try {
     // The Docker config is only read on an auth challenge, which this registry never sends.
-    const backend = new OciBackend(via.host);
+    const backend = new OciBackend(host);
     const start = performance.now();
     const results = await checkDrift(
       expected.map((e) => {
-        const repository = `${via.host}/${e.repository}`;
+        const repository = `${host}/${e.repository}`;
         const digest = e.facts.tags["staging-latest"] as string;
         return { name: e.repository, repository, digest, tags: [`${repository}:staging-latest`] };
       }),
       { maxAgeDays: 14, concurrency, backendFor: () => backend },
     );
     const ms = performance.now() - start;
+    const served = await setup.remote.close();
+    closed = true;
     const notOk = results.filter((r) => r.status !== "ok");
     if (notOk.length > 0) throw new Error(`expected all ok, got ${JSON.stringify(notOk[0])}`);
-    return { ms, requests: via.requests.length, peakInFlight: via.maxInFlight };
+    return { ms, requests: served.requests, peakInFlight: served.peakInFlight };
   } finally {
-    await via.close();
+    if (!closed) await setup.remote.close();
   }
 }

@@ -8,6 +8,7 @@ export interface Shape {
   repos: number;
   latencyMs: number;
   concurrency: number;
+  mode: "remote" | "co-located";
 }
 
 export function printSummary(opts: Shape, seedMs: number, f: Figures): void {
@@ -33,8 +34,12 @@ export function printSummary(opts: Shape, seedMs: number, f: Figures): void {
     `drift bench: ${opts.repos} repositories (3 builds + ${CACHE_TAG}: 5 tags, 4 images each) in a real registry ` +
       `(docker-registry 2.8.2, 127.0.0.1), seeded in ${fmtMs(seedMs)}`,
   );
+  const where =
+    opts.mode === "remote"
+      ? "remote: the proxy (its own process) answers with the registry's recorded answers"
+      : "co-located: every request reaches the registry, on the same cores as the check";
   console.log(
-    `every request goes through a loopback proxy adding ${opts.latencyMs} ms; ${f.perRepo} requests per repository`,
+    `${where}; every request goes through a loopback proxy adding ${opts.latencyMs} ms; ${f.perRepo} requests per repository`,
   );
   console.log("");
   for (const line of alignedTable(rows, { rule: false })) console.log(line);
@@ -49,7 +54,14 @@ function goalRows(opts: Shape, f: Figures): string[][] {
   const slowest = f.single.slowest.ms;
   const x = (ms: number) => `${(ms / slowest).toFixed(2)}x`;
   return [
-    ["check (medians over the rounds)", "time", "x slowest single", "goal", "met", "peak in flight"],
+    [
+      `${opts.mode}: check (medians over the rounds)`,
+      "time",
+      "x slowest single",
+      "goal",
+      "met",
+      "peak in flight",
+    ],
     [
       `slowest single (${f.single.slowest.repository})`,
       fmtMs(slowest),
