@@ -234,7 +234,7 @@ describe("failures are CheckErrors, after retries", () => {
       const repo = "molecule-ai/doomed";
       for (const tag of ["a", "b", "c", "d", "e", "f"]) await pushImage(doomed.url, repo, { tags: [tag] });
       let stopped = false;
-      // Stops the registry right after the tag list arrived: every HEAD after it meets a closed port.
+      // Stops the registry right after the tag list arrived: every manifest request after it meets a closed port.
       const fetchThenStop: typeof fetch = async (input, init) => {
         const res = await fetch(input, init);
         if (stopped || !String(input).includes("/tags/list")) return res;
@@ -249,9 +249,7 @@ describe("failures are CheckErrors, after retries", () => {
       expect(stopped).toBe(true);
       expect(err.message).toContain(doomed.host);
       expect(err.message).toContain(repo);
-      expect(err.message).toMatch(
-        /HEAD manifest [a-f].*connection refused \(ECONNREFUSED\) after 2 attempts/,
-      );
+      expect(err.message).toMatch(/GET manifest [a-f].*connection refused \(ECONNREFUSED\) after 2 attempts/);
     } finally {
       await doomed.stop();
     }
@@ -348,16 +346,18 @@ describe("protocol details", () => {
     });
   });
 
-  it("HEADs each tag with the full Accept list and bounds concurrency per repository", async () => {
+  it("GETs each dated tag with the full Accept list and bounds concurrency per repository", async () => {
     const repo = "molecule-ai/many-tags";
     for (let i = 0; i < 12; i++)
       await pushImage(registry.url, repo, { tags: [`staging-${i}`], created: OLD });
     const slow = await proxy({ target: registry.url, latencyMs: 30 });
     const facts = await backend(slow.host).describe(repo, []);
     expect(facts.imageCount).toBe(12);
-    const heads = slow.requests.filter((r) => r.method === "HEAD");
-    expect(heads).toHaveLength(12);
-    for (const h of heads) expect(h.headers.accept).toBe(MANIFEST_ACCEPT);
+    const byTag = slow.requests.filter((r) => r.url.includes("/manifests/staging-"));
+    expect(byTag.map((r) => r.method)).toEqual(Array(12).fill("GET"));
+    for (const h of byTag) expect(h.headers.accept).toBe(MANIFEST_ACCEPT);
+    // Each manifest is fetched once, by its tag: dating it reads that answer, not the registry again.
+    expect(slow.requests.filter((r) => r.url.includes("/manifests/sha256:"))).toHaveLength(0);
     expect(slow.maxInFlight).toBeGreaterThan(1);
     expect(slow.maxInFlight).toBeLessThanOrEqual(4);
   });
@@ -401,21 +401,74 @@ describe("protocol details", () => {
       tags: { "staging-abc1234": deployed.digest, "staging-latest": deployed.digest },
     });
     expect(
-      spy.requests
-        .filter((r) => r.method === "HEAD")
-        .map((r) => r.url)
-        .sort(),
-    ).toEqual([`/v2/${repo}/manifests/staging-abc1234`, `/v2/${repo}/manifests/staging-latest`]);
-    expect(spy.requests.length).toBeLessThanOrEqual(5); // tags/list, 2 HEADs, the manifest, its config
+      spy.requests.map((r) => `${r.method} ${r.url.replace(/sha256:[0-9a-f]{64}/, "<digest>")}`).sort(),
+    ).toEqual([
+      `GET /v2/${repo}/blobs/<digest>`,
+      `GET /v2/${repo}/manifests/staging-abc1234`,
+      `GET /v2/${repo}/manifests/staging-latest`,
+      `GET /v2/${repo}/tags/list`,
+    ]);
 
     // Unmanaged (nothing asked for): the latest tag dates it.
     expect((await backend().describe(repo, [])).newestPush).toEqual(new Date(OLD));
   });
 
+  it("a repository as the pipeline leaves it takes 9 requests in 3 round trips", async () => {
+    const repo = "molecule-ai/typical";
+    await pushImage(registry.url, repo, { tags: ["staging-aaaaaaa"], created: OLDER });
+    await pushImage(registry.url, repo, { tags: ["staging-bbbbbbb"], created: OLD });
+    const newest = await pushImage(registry.url, repo, {
+      tags: ["staging-ccccccc", "staging-latest"],
+      created: OLD,
+    });
+    await pushCacheImage(registry.url, repo, CACHE_TAG, new Date().toISOString());
+    const spy = await proxy({ target: registry.url });
+    const facts = await backend(spy.host).describe(repo, ["staging-latest"]);
+    expect(facts).toMatchObject({ exists: true, imageCount: 4, tags: { "staging-latest": newest.digest } });
+    const m = `/v2/${repo}/manifests`;
+    expect(
+      spy.requests.map((r) => `${r.method} ${r.url.replace(/sha256:[0-9a-f]{64}/, "<digest>")}`).sort(),
+    ).toEqual([
+      ...Array(3).fill(`GET /v2/${repo}/blobs/<digest>`),
+      `GET ${m}/staging-aaaaaaa`,
+      `GET ${m}/staging-bbbbbbb`,
+      `GET ${m}/staging-ccccccc`,
+      `GET ${m}/staging-latest`,
+      `GET /v2/${repo}/tags/list`,
+      // The cache tag is never dated: its digest is all that is needed.
+      `HEAD ${m}/${CACHE_TAG}`,
+    ]);
+  });
+
+  it("a Docker-Content-Digest naming another manifest than the one served is a CheckError", async () => {
+    const repo = "molecule-ai/lying-digest";
+    const img = await pushImage(registry.url, repo, { tags: ["staging-latest"], created: OLD });
+    const other = `sha256:${"e".repeat(64)}`;
+    const lying = await proxy({
+      target: registry.url,
+      intercept: async (req) => {
+        if (!req.url.includes("/manifests/")) return undefined;
+        const res = await fetch(`${registry.url}${req.url}`, { headers: { accept: MANIFEST_ACCEPT } });
+        return {
+          status: res.status,
+          headers: { "content-type": res.headers.get("content-type") ?? "", "docker-content-digest": other },
+          body: await res.text(),
+        };
+      },
+    });
+    const err = await rejection(backend(lying.host).describe(repo, ["staging-latest"]));
+    expect(err.message).toContain(lying.host);
+    expect(err.message).toContain(repo);
+    expect(err.message).toContain("GET manifest staging-latest");
+    expect(err.message).toContain(`names digest ${other} but the manifest it serves is ${img.digest}`);
+  });
+
   it("computes the digest from the body when Docker-Content-Digest is missing", async () => {
     const repo = "molecule-ai/no-digest-header";
     const img = await pushImage(registry.url, repo, { tags: ["staging-latest"], created: OLD });
-    // HEAD answered without the header; the GET that follows goes through, its header stripped too.
+    const cache = await pushCacheImage(registry.url, repo, CACHE_TAG, new Date().toISOString());
+    // HEAD (the cache tag's, never dated) answered without the header; the GET that follows goes through,
+    // its header stripped too, as is the dated tag's GET.
     const stripping = await proxy({
       target: registry.url,
       intercept: async (req) => {
@@ -429,9 +482,11 @@ describe("protocol details", () => {
         };
       },
     });
-    const facts = await backend(stripping.host).describe(repo, ["staging-latest"]);
-    expect(facts.tags).toEqual({ "staging-latest": img.digest });
+    const facts = await backend(stripping.host).describe(repo, ["staging-latest", CACHE_TAG]);
+    expect(facts.tags).toEqual({ "staging-latest": img.digest, [CACHE_TAG]: cache.digest });
     expect(facts.newestPush).toEqual(new Date(OLD));
+    const cacheRequests = stripping.requests.filter((r) => r.url.endsWith(`/manifests/${CACHE_TAG}`));
+    expect(cacheRequests.map((r) => r.method)).toEqual(["HEAD", "GET"]);
   });
 });
 

@@ -8,7 +8,10 @@
  *   names it; if it still does, the registry lists tags it cannot serve, which is a CheckError (answered
  *   with facts, it would read as an empty repository or missing tags).
  * - The API has no way to list untagged manifests, nor where every tag points in one request: resolving a
- *   tag is a HEAD. So how much is resolved depends on the listing's size:
+ *   tag is a request. A tag whose image is dated is a GET (the manifest is needed next, so its round trip
+ *   is saved; the digest is the body's sha256, and a Docker-Content-Digest naming another is a
+ *   CheckError); the others (the cache tag, a probe) are a HEAD. How much is resolved depends on the
+ *   listing's size:
  *   - up to RESOLVE_ALL_MAX_TAGS (100) tags, every tag is resolved. `imageCount` is the distinct manifest
  *     digests behind the tags (the cache tag's manifest included, as ECR does), and `newestPush` is taken
  *     over every tagged image but the cache tag's;

@@ -65,7 +65,7 @@ async function resolveTags(d: Describer, plan: TagPlan, lookup: Lookup): Promise
   const { repository, run, fetched, io } = lookup;
   await Promise.all(
     plan.resolve.map(async (tag) => {
-      const digest = await run(() => tagDigest(d.client, repository, tag, fetched, io));
+      const digest = await run(() => tagDigest(d.client, repository, tag, fetched, io, plan.dated.has(tag)));
       if (digest === undefined) {
         found.unserved.push(tag);
         return;

@@ -14,6 +14,7 @@ import {
   manifestKind,
   schema1Created,
 } from "./media-types";
+import type { FetchedManifest } from "./tags";
 
 /** Index nesting we follow before calling an image's date unknown (real indexes are one level deep). */
 const MAX_INDEX_DEPTH = 3;
@@ -25,8 +26,8 @@ export type Run = <T>(fn: () => Promise<T>) => Promise<T>;
 export interface Lookup {
   repository: string;
   run: Run;
-  /** Manifests already fetched in full (the HEAD fallback), by digest. */
-  fetched: Map<string, Buffer>;
+  /** Manifests already fetched in full (by tag), by digest. */
+  fetched: Map<string, FetchedManifest>;
   io: Io;
 }
 
@@ -79,8 +80,9 @@ export class ImageDates {
 
   private async manifest({ repository, fetched, io }: Lookup, digest: string): Promise<Manifest> {
     const ctx: Ctx = { repository, what: `GET manifest ${digest}`, ...io };
-    let body = fetched.get(digest);
-    let contentType: string | null = null;
+    const known = fetched.get(digest);
+    let body = known?.body;
+    let contentType = known?.contentType ?? null;
     if (!body) {
       const url = this.client.url(`/v2/${repository}/manifests/${digest}`);
       const reply = await this.client.request("GET", url, pullScope(repository), ctx, MANIFEST_ACCEPT);
