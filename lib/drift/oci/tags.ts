@@ -3,7 +3,7 @@
  * repository), where one tag points, and telling a tag deleted since the listing from one the registry
  * lists but cannot serve.
  */
-import { errorCodes, parseJson, sha256Digest } from "./body";
+import { errorCodes, parseJson, sha256Digest, verifyDigest } from "./body";
 import { pullScope, type RegistryClient } from "./client";
 import type { Ctx, Io } from "./context";
 import { DIGEST_RE, MANIFEST_ACCEPT } from "./media-types";
@@ -90,14 +90,20 @@ export async function tagDigest(
   const get = await client.request("GET", url, pullScope(repository), ctx, MANIFEST_ACCEPT);
   if (get.status === 404) return undefined;
   if (get.status !== 200) throw client.statusError(get, ctx);
-  const computed = sha256Digest(get.body);
   const claimed = headerDigest(client, get.headers, ctx);
   // A registry that names one digest and serves another body would date (and count) the wrong image.
-  if (claimed && claimed !== computed) {
-    throw client.fail(ctx, `the registry names digest ${claimed} but the manifest it serves is ${computed}`);
+  // verifyDigest checks the header's own algorithm (sha512 too), as for every other fetched body.
+  if (claimed) {
+    verifyDigest(get.body, claimed, () =>
+      client.fail(
+        ctx,
+        `the registry names digest ${claimed} but the manifest it serves is ${sha256Digest(get.body)}`,
+      ),
+    );
   }
-  fetched.set(computed, { body: get.body, contentType: get.headers.get("content-type") });
-  return computed;
+  const digest = claimed ?? sha256Digest(get.body);
+  fetched.set(digest, { body: get.body, contentType: get.headers.get("content-type") });
+  return digest;
 }
 
 /** Docker-Content-Digest, checked for shape; undefined when absent. */
