@@ -1,5 +1,5 @@
 /**
- * npm run bench:drift [-- --repos N --runs N --latency-ms N --concurrency N]
+ * npm run bench:drift [-- --repos N --runs N --latency-ms N --concurrency N --max-in-flight N]
  *
  * The OCI drift backend describing a realistic set of repositories: all of them one after another, all
  * through a pool of workers, and each one alone (the goal compares the pool with the slowest of those).
@@ -20,7 +20,7 @@ import { parseArgs } from "node:util";
 import { DEFAULT_DRIFT_CONCURRENCY } from "../lib/drift/check";
 import { OCI_DEFAULTS } from "../lib/drift/oci";
 import { type LocalRegistry, startRegistry } from "../test/support/oci-registry";
-import { figures, GOAL_RATIO, type Run, type SingleRun } from "./drift/figures";
+import { type Figures, figures, GOAL_RATIO, type Run, type SingleRun } from "./drift/figures";
 import { measureCheck, type Setup } from "./drift/measure";
 import type { RemoteMode } from "./drift/remote";
 import { type Remote, startRemote } from "./drift/remote-host";
@@ -37,6 +37,7 @@ interface Options {
   runs: number;
   latencyMs: number;
   concurrency: number;
+  maxInFlight: number;
 }
 
 function parseOptions(): Options {
@@ -46,6 +47,7 @@ function parseOptions(): Options {
       runs: { type: "string", default: "3" },
       "latency-ms": { type: "string", default: "20" },
       concurrency: { type: "string", default: String(DEFAULT_DRIFT_CONCURRENCY) },
+      "max-in-flight": { type: "string", default: String(OCI_DEFAULTS.maxInFlight) },
     },
   });
   return {
@@ -53,6 +55,7 @@ function parseOptions(): Options {
     runs: intOption("runs", values.runs, 1),
     latencyMs: intOption("latency-ms", values["latency-ms"], 0),
     concurrency: intOption("concurrency", values.concurrency, 1),
+    maxInFlight: intOption("max-in-flight", values["max-in-flight"], 1),
   };
 }
 
@@ -99,13 +102,15 @@ async function main(): Promise<number> {
     const expected = await seedAll(registry, opts.repos);
     const seedMs = performance.now() - t0;
     remote = await startRemote(registry.url, opts.latencyMs);
-    const measured: Record<RemoteMode, ReturnType<typeof figures>> = {} as never;
+    const measured = new Map<RemoteMode, Figures>();
     for (const mode of ["remote", "co-located"] as const) {
-      const { runs, singles } = await rounds({ remote, mode }, expected, opts);
-      measured[mode] = figures(runs, singles, opts.repos);
-      printSummary({ ...opts, mode }, seedMs, measured[mode]);
+      const { runs, singles } = await rounds({ remote, mode, maxInFlight: opts.maxInFlight }, expected, opts);
+      const f = figures(runs, singles, opts.repos);
+      measured.set(mode, f);
+      printSummary({ ...opts, mode }, seedMs, f);
       console.log("");
     }
+    const goal = measured.get("remote") as Figures;
     const file = await writeOutJson("drift.json", {
       date: new Date().toISOString(),
       machine: briefMachine(),
@@ -116,12 +121,13 @@ async function main(): Promise<number> {
         imagesPerRepository: 4,
         latencyMsPerRequest: opts.latencyMs,
         poolConcurrency: opts.concurrency,
+        maxInFlight: opts.maxInFlight,
         perRepositoryConcurrency: OCI_DEFAULTS.concurrency,
-        requestsPerRepository: measured.remote.perRepo,
+        requestsPerRepository: goal.perRepo,
       },
       seedMs,
       goalSetup: "remote",
-      ...Object.fromEntries(Object.entries(measured).map(([mode, f]) => [mode, jsonOf(f)])),
+      ...Object.fromEntries([...measured].map(([mode, f]) => [mode, jsonOf(f)])),
     });
     console.log(`raw numbers: ${file}`);
     return 0;
@@ -132,7 +138,7 @@ async function main(): Promise<number> {
   }
 }
 
-function jsonOf(f: ReturnType<typeof figures>) {
+function jsonOf(f: Figures) {
   return {
     runs: [...f.serial, ...f.pooled],
     medianMs: { serial: f.serialMed, pool: f.poolMed, single: f.single.medianOfMedians },
@@ -141,6 +147,7 @@ function jsonOf(f: ReturnType<typeof figures>) {
     slowestSingle: { repository: f.single.slowest.repository, medianMs: f.single.slowest.ms },
     poolToSlowestSingle: { ratio: f.ratio, goal: GOAL_RATIO, met: f.met },
     peakInFlight: f.peak,
+    medianCpuMs: f.cpuMed,
   };
 }
 

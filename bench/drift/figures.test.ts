@@ -7,6 +7,7 @@ const single = (round: number, repository: string, ms: number): SingleRun => ({
   ms,
   requests: 12,
   peakInFlight: 4,
+  cpuMs: ms / 10,
 });
 
 describe("singleFigures", () => {
@@ -38,6 +39,7 @@ describe("figures", () => {
     ms,
     requests: 600,
     peakInFlight,
+    cpuMs: ms / 2,
   });
 
   it("compares the pooled median with the slowest single check against the 2x goal", () => {
@@ -48,6 +50,7 @@ describe("figures", () => {
     expect(f.met).toBe(true);
     expect(f.perRepo).toBe(12);
     expect(f.peak).toEqual({ serial: 4, pool: 64, single: 4 });
+    expect(f.cpuMed).toEqual({ serial: 2500, pool: 160, single: 15 });
   });
 
   it("misses the goal above 2x", () => {

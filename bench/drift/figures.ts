@@ -13,6 +13,8 @@ export interface Run {
   requests: number;
   /** Most requests the registry (the proxy in front of it) had in flight at once. */
   peakInFlight: number;
+  /** The check's own CPU time. */
+  cpuMs: number;
 }
 
 /** One repository checked alone, in one round. */
@@ -22,6 +24,7 @@ export interface SingleRun {
   ms: number;
   requests: number;
   peakInFlight: number;
+  cpuMs: number;
 }
 
 export function figures(runs: Run[], singles: SingleRun[], repos: number) {
@@ -40,6 +43,11 @@ export function figures(runs: Run[], singles: SingleRun[], repos: number) {
     single,
     ratio,
     met: ratio <= GOAL_RATIO,
+    cpuMed: {
+      serial: median(serial.map((r) => r.cpuMs)),
+      pool: median(pooled.map((r) => r.cpuMs)),
+      single: median(singles.map((r) => r.cpuMs)),
+    },
     peak: {
       serial: Math.max(0, ...serial.map((r) => r.peakInFlight)),
       pool: Math.max(0, ...pooled.map((r) => r.peakInFlight)),

@@ -13,11 +13,15 @@ export interface Measured {
   ms: number;
   requests: number;
   peakInFlight: number;
+  /** The check's own CPU (this process; the proxy and the registry run in others). */
+  cpuMs: number;
 }
 
 export interface Setup {
   remote: Remote;
   mode: RemoteMode;
+  /** The backend's limit of requests in flight to the registry. */
+  maxInFlight: number;
 }
 
 /** Checks `expected` with `concurrency` repositories at once; throws unless every one is ok. */
@@ -30,7 +34,8 @@ export async function measureCheck(
   let closed = false;
   try {
     // The Docker config is only read on an auth challenge, which this registry never sends.
-    const backend = new OciBackend(host);
+    const backend = new OciBackend(host, { maxInFlight: setup.maxInFlight });
+    const cpu0 = process.cpuUsage();
     const start = performance.now();
     const results = await checkDrift(
       expected.map((e) => {
@@ -41,11 +46,17 @@ export async function measureCheck(
       { maxAgeDays: 14, concurrency, backendFor: () => backend },
     );
     const ms = performance.now() - start;
+    const cpu = process.cpuUsage(cpu0);
     const served = await setup.remote.close();
     closed = true;
     const notOk = results.filter((r) => r.status !== "ok");
     if (notOk.length > 0) throw new Error(`expected all ok, got ${JSON.stringify(notOk[0])}`);
-    return { ms, requests: served.requests, peakInFlight: served.peakInFlight };
+    return {
+      ms,
+      requests: served.requests,
+      peakInFlight: served.peakInFlight,
+      cpuMs: (cpu.user + cpu.system) / 1000,
+    };
   } finally {
     if (!closed) await setup.remote.close();
   }

@@ -3,12 +3,14 @@ import { CACHE_TAG } from "../../lib/drift/types";
 import { fmtMs } from "../lib/format";
 import { alignedTable } from "../lib/table";
 import { type Figures, GOAL_RATIO } from "./figures";
+import type { RemoteMode } from "./remote";
 
 export interface Shape {
   repos: number;
   latencyMs: number;
   concurrency: number;
-  mode: "remote" | "co-located";
+  maxInFlight: number;
+  mode: RemoteMode;
 }
 
 export function printSummary(opts: Shape, seedMs: number, f: Figures): void {
@@ -39,7 +41,8 @@ export function printSummary(opts: Shape, seedMs: number, f: Figures): void {
       ? "remote: the proxy (its own process) answers with the registry's recorded answers"
       : "co-located: every request reaches the registry, on the same cores as the check";
   console.log(
-    `${where}; every request goes through a loopback proxy adding ${opts.latencyMs} ms; ${f.perRepo} requests per repository`,
+    `${where}; every request goes through a loopback proxy adding ${opts.latencyMs} ms; ${f.perRepo} requests per repository; ` +
+      `at most ${opts.maxInFlight} in flight`,
   );
   console.log("");
   for (const line of alignedTable(rows, { rule: false })) console.log(line);
@@ -61,6 +64,7 @@ function goalRows(opts: Shape, f: Figures): string[][] {
       "goal",
       "met",
       "peak in flight",
+      "check CPU",
     ],
     [
       `slowest single (${f.single.slowest.repository})`,
@@ -69,8 +73,17 @@ function goalRows(opts: Shape, f: Figures): string[][] {
       "",
       "",
       String(f.peak.single),
+      "",
     ],
-    [`median single`, fmtMs(f.single.medianOfMedians), x(f.single.medianOfMedians), "", "", ""],
+    [
+      `median single`,
+      fmtMs(f.single.medianOfMedians),
+      x(f.single.medianOfMedians),
+      "",
+      "",
+      "",
+      fmtMs(f.cpuMed.single),
+    ],
     [
       `${opts.repos} repositories, pool of ${opts.concurrency}`,
       fmtMs(f.poolMed),
@@ -78,7 +91,16 @@ function goalRows(opts: Shape, f: Figures): string[][] {
       `<= ${GOAL_RATIO}x`,
       f.met ? "yes" : "NO",
       String(f.peak.pool),
+      fmtMs(f.cpuMed.pool),
     ],
-    [`${opts.repos} repositories, serial`, fmtMs(f.serialMed), x(f.serialMed), "", "", String(f.peak.serial)],
+    [
+      `${opts.repos} repositories, serial`,
+      fmtMs(f.serialMed),
+      x(f.serialMed),
+      "",
+      "",
+      String(f.peak.serial),
+      fmtMs(f.cpuMed.serial),
+    ],
   ];
 }

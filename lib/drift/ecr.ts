@@ -15,6 +15,7 @@ import {
   ECRClient,
   type ImageDetail,
 } from "@aws-sdk/client-ecr";
+import pLimit from "p-limit";
 import { CACHE_TAG, CheckError, type RegistryBackend, type RepositoryFacts } from "./types";
 
 export { parseEcrHost } from "./ecr-host";
@@ -24,6 +25,13 @@ const PAGE_SIZE = 1000;
 /** Per-attempt HTTP timeouts (ms). A hung connection must end as an error, not hang the check forever. */
 const CONNECTION_TIMEOUT_MS = 5_000;
 const REQUEST_TIMEOUT_MS = 30_000;
+
+/**
+ * Repositories described at once, however many the check runs: each is a DescribeRepositories and a
+ * DescribeImages per page, control-plane calls with a throttling quota AWS does not publish, and a
+ * throttled call that outlives its retries reads as "could not check".
+ */
+export const ECR_DESCRIBES_AT_ONCE = 16;
 
 export interface EcrBackendOptions {
   registryId: string;
@@ -36,6 +44,7 @@ export class EcrBackend implements RegistryBackend {
   private readonly registryId: string;
   private readonly region: string;
   private readonly client: ECRClient;
+  private readonly describing = pLimit(ECR_DESCRIBES_AT_ONCE);
 
   constructor(opts: EcrBackendOptions) {
     this.registryId = opts.registryId;
@@ -60,7 +69,15 @@ export class EcrBackend implements RegistryBackend {
       });
   }
 
-  async describe(repository: string, tags: string[], signal?: AbortSignal): Promise<RepositoryFacts> {
+  describe(repository: string, tags: string[], signal?: AbortSignal): Promise<RepositoryFacts> {
+    return this.describing(() => this.describeNow(repository, tags, signal));
+  }
+
+  private async describeNow(
+    repository: string,
+    tags: string[],
+    signal?: AbortSignal,
+  ): Promise<RepositoryFacts> {
     // The SDK's own bounds (5 attempts of up to 5 s connect + 30 s request, with backoff, per call, and a
     // call per page) are not a bound on a check: the caller's signal is, and it aborts the call in flight.
     const options = { abortSignal: signal };

@@ -14,7 +14,7 @@ import {
 } from "@aws-sdk/client-ecr";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
-import { EcrBackend, parseEcrHost } from "../../lib/drift/ecr";
+import { ECR_DESCRIBES_AT_ONCE, EcrBackend, parseEcrHost } from "../../lib/drift/ecr";
 import { CACHE_TAG, CheckError } from "../../lib/drift/types";
 
 const REGISTRY_ID = "153263036946";
@@ -328,6 +328,24 @@ describe("EcrBackend.describe", () => {
       /molecule-platform-agent.*CredentialsProviderError: Could not load credentials/,
     );
     await expect(backend().describe(AGENT, [])).rejects.toThrow(/molecule-platform-agent.*ENOTFOUND/);
+  });
+
+  it("describes at most ECR_DESCRIBES_AT_ONCE repositories at once, however many it is asked for", async () => {
+    let inFlight = 0;
+    let peak = 0;
+    ecr.on(DescribeRepositoriesCommand).callsFake(async (input: DescribeRepositoriesCommandInput) => {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      await new Promise((r) => setTimeout(r, 5));
+      inFlight--;
+      return { repositories: [{ repositoryName: input.repositoryNames?.[0] }] };
+    });
+    imagePages([image("a", ["staging-latest"], daysAgo(1))]);
+    const b = backend();
+    const names = Array.from({ length: 40 }, (_, i) => `molecule-ai/svc-${i}`);
+    const facts = await Promise.all(names.map((n) => b.describe(n, ["staging-latest"])));
+    expect(facts.every((f) => f.exists && f.imageCount === 1)).toBe(true);
+    expect(peak).toBe(ECR_DESCRIBES_AT_ONCE);
   });
 
   it("fails rather than walking forever when ECR repeats a nextToken", async () => {

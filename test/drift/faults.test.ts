@@ -1,6 +1,6 @@
 // The drift check against registries that misbehave: never answering, trickling, listing what they cannot
 // serve, listing 100,000 tags. Each is a real HTTP server on 127.0.0.1 written for the test
-// (test/support/misbehaving-registry.ts); the check runs as the CLI runs it (runDriftCli, OciBackend, fetch).
+// (test/support/misbehaving-registry.ts); the check runs as the CLI runs it (runDriftCli, OciBackend, its undici transport).
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -12,6 +12,7 @@ import { OCI_DEFAULTS, OciBackend, type OciBackendOptions } from "../../lib/drif
 import {
   exposeGc,
   type FaultyServer,
+  startFloodingBodyServer,
   startHttpServer,
   startSilentServer,
   startTagListingRegistry,
@@ -141,6 +142,19 @@ describe("every wait is bounded (a registry that never answers or trickles canno
       /list tags: GET \/v2\/molecule-ai\/platform\/tags\/list: timed out: the body did not arrive within 300 ms \(HTTP 200 headers did\) after 2 attempts/,
     );
     expect(r.ms).toBeLessThan(5_000);
+  }, 30_000);
+
+  it("a registry that floods an endless body: exit 2, error, cut off at the size limit, not retried", async () => {
+    const flooding = await keep(startFloodingBodyServer());
+    const before = process.memoryUsage().rss;
+    const r = await check(flooding.host, { backend: { ...fast, timeoutMs: 60_000 } });
+    expect(r.code).toBe(2);
+    expect(r.results[0]?.status).toBe("error");
+    expect(r.results[0]?.detail).toMatch(
+      /list tags: GET \/v2\/molecule-ai\/platform\/tags\/list: the answer's body is over 32 MiB$/,
+    );
+    expect(flooding.requests).toHaveLength(1);
+    expect(process.memoryUsage().rss - before).toBeLessThan(256 * 1024 * 1024);
   }, 30_000);
 
   it("a registry that trickles its headers: exit 2, error, timed out", async () => {

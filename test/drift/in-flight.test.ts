@@ -7,9 +7,11 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkDrift, DEFAULT_DRIFT_CONCURRENCY } from "../../lib/drift/check";
 import { OCI_DEFAULTS, OciBackend } from "../../lib/drift/oci";
+import { CACHE_TAG } from "../../lib/drift/types";
 import {
   assertRegistryInstalled,
   type LocalRegistry,
+  pushCacheImage,
   pushImage,
   startProxy,
   startRegistry,
@@ -33,6 +35,8 @@ beforeAll(async () => {
       created: new Date().toISOString(),
     });
     digests.push(img.digest);
+    // Resolved by HEAD, which undici would otherwise follow by closing the connection.
+    await pushCacheImage(registry.url, `molecule-ai/svc-${i}`, CACHE_TAG);
   }
 });
 
@@ -55,7 +59,12 @@ async function check(maxInFlight: number | undefined) {
     const dockerConfigPath = path.join(tmp, "absent", "config.json");
     const backend = new OciBackend(via.host, { dockerConfigPath, maxInFlight });
     const results = await checkDrift(images(via.host), { maxAgeDays: 14, backendFor: () => backend });
-    return { statuses: new Set(results.map((r) => r.status)), peak: via.maxInFlight };
+    return {
+      statuses: new Set(results.map((r) => r.status)),
+      peak: via.maxInFlight,
+      requests: via.requests.length,
+      connections: via.connections,
+    };
   } finally {
     await via.close();
   }
@@ -72,6 +81,13 @@ describe("requests in flight to one registry", () => {
     expect(peak).toBeLessThanOrEqual(5);
     // The cap is what bounds it: the check did have more to send at once.
     expect(peak).toBe(5);
+  });
+
+  it("opens no more connections than requests in flight, and keeps them across requests, HEAD included", async () => {
+    const { statuses, requests, connections } = await check(5);
+    expect(statuses).toEqual(new Set(["ok"]));
+    expect(requests).toBeGreaterThan(REPOS * 6);
+    expect(connections).toBeLessThanOrEqual(5);
   });
 
   it("by default stays within OCI_DEFAULTS.maxInFlight", async () => {

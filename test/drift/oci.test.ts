@@ -12,12 +12,14 @@ import {
   parseChallenges,
   RESOLVE_ALL_MAX_TAGS,
 } from "../../lib/drift/oci";
+import { httpTransport, type Transport } from "../../lib/drift/oci/transport";
 import { CACHE_TAG, CheckError } from "../../lib/drift/types";
 import { nextLink } from "../../lib/http/link";
 import { retryAfterMs } from "../../lib/retry/retry-after";
 import {
   assertRegistryInstalled,
   deleteManifest,
+  type InterceptReply,
   type LocalRegistry,
   type LoopbackProxy,
   type ProxyOptions,
@@ -235,16 +237,23 @@ describe("failures are CheckErrors, after retries", () => {
       for (const tag of ["a", "b", "c", "d", "e", "f"]) await pushImage(doomed.url, repo, { tags: [tag] });
       let stopped = false;
       // Stops the registry right after the tag list arrived: every manifest request after it meets a closed port.
-      const fetchThenStop: typeof fetch = async (input, init) => {
-        const res = await fetch(input, init);
-        if (stopped || !String(input).includes("/tags/list")) return res;
+      const wire = httpTransport(4);
+      const thenStop: Transport = async (req) => {
+        const res = await wire(req);
+        if (stopped || !req.url.pathname.endsWith("/tags/list")) return res;
         stopped = true;
-        const body = await res.arrayBuffer();
+        const chunks: Uint8Array[] = [];
+        for await (const chunk of res.body) chunks.push(chunk);
         await doomed.stop();
-        return new Response(body, { status: res.status, headers: res.headers });
+        return {
+          ...res,
+          body: (async function* () {
+            yield* chunks;
+          })(),
+        };
       };
       const err = await rejection(
-        backend(doomed.host, { fetch: fetchThenStop, attempts: 2 }).describe(repo, ["a"]),
+        backend(doomed.host, { transport: thenStop, attempts: 2 }).describe(repo, ["a"]),
       );
       expect(stopped).toBe(true);
       expect(err.message).toContain(doomed.host);
@@ -526,6 +535,38 @@ describe("auth", () => {
     expect(rejected.message).toContain("rejected the credentials");
     expect(rejected.message).not.toContain(password);
     expect(rejected.message).not.toContain(Buffer.from(`${user}:nope-${password}`).toString("base64"));
+  });
+
+  it("follows a blob redirect to another origin without the credentials, as object-storage registries need", async () => {
+    const repo = "molecule-ai/redirected";
+    const img = await pushImage(registry.url, repo, { tags: ["staging-latest"], created: OLD });
+    // The storage host serves the blob from the registry; it must never see the registry's Authorization.
+    const storage = await proxy({ target: registry.url });
+    const guarded = await proxy({
+      target: registry.url,
+      intercept: (req): InterceptReply | undefined => {
+        if (req.headers.authorization !== good) {
+          return { status: 401, headers: { "www-authenticate": 'Basic realm="Registry Realm"' } };
+        }
+        if (req.url.includes("/blobs/")) {
+          return { status: 307, headers: { location: `${storage.url}${req.url}?X-Amz-Signature=s` } };
+        }
+        return undefined;
+      },
+    });
+    const config = await writeDockerConfig("redirect", {
+      auths: { [guarded.host]: { auth: Buffer.from(`${user}:${password}`).toString("base64") } },
+    });
+    const facts = await backend(guarded.host, { dockerConfigPath: config }).describe(repo, [
+      "staging-latest",
+    ]);
+    expect(facts.tags).toEqual({ "staging-latest": img.digest });
+    expect(facts.newestPush).toEqual(new Date(OLD));
+    expect(guarded.requests.some((r) => r.url.includes("/blobs/"))).toBe(true);
+    expect(storage.requests.map((r) => r.url.split("?")[0])).toEqual([
+      `/v2/${repo}/blobs/${img.configDigest}`,
+    ]);
+    expect(storage.requests.filter((r) => r.headers.authorization !== undefined)).toEqual([]);
   });
 
   it("gets a bearer token per scope from the realm, with basic credentials, and caches it", async () => {

@@ -95,6 +95,23 @@ export function startTricklingBodyServer(everyMs: number, gc?: () => void): Prom
 }
 
 /**
+ * Answers 200 at once, then sends body as fast as the client reads it, for ever: a deadline alone would
+ * let it fill the client's memory first.
+ */
+export function startFloodingBodyServer(): Promise<FaultyServer> {
+  const chunk = Buffer.alloc(1024 * 1024, " ");
+  return startHttpServer((_req, res) => {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.write("{");
+    const more = () => {
+      while (res.write(chunk)) {}
+    };
+    res.on("drain", more);
+    more();
+  });
+}
+
+/**
  * Raw sockets: sends a status line, then one byte of a header every `everyMs`, for ever (an HTTP server
  * library would not let a handler do that).
  */

@@ -373,6 +373,8 @@ export interface LoopbackProxy {
   readonly requests: ProxyRequest[];
   /** Most requests in flight at once, since start. */
   readonly maxInFlight: number;
+  /** Connections accepted, since start. */
+  readonly connections: number;
   close(): Promise<void>;
 }
 
@@ -398,7 +400,9 @@ export async function startProxy(opts: ProxyOptions): Promise<LoopbackProxy> {
       else res.destroy();
     });
   });
+  let connections = 0;
   server.on("connection", (s) => {
+    connections++;
     sockets.add(s);
     s.once("close", () => sockets.delete(s));
   });
@@ -454,6 +458,9 @@ export async function startProxy(opts: ProxyOptions): Promise<LoopbackProxy> {
     requests,
     get maxInFlight() {
       return maxInFlight;
+    },
+    get connections() {
+      return connections;
     },
     close: async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -45,6 +45,7 @@ import { describeRepository } from "./describe";
 import { defaultDockerConfigPath } from "./docker-config";
 import { ImageDates } from "./images";
 import { pages } from "./pages";
+import { httpTransport, type Transport } from "./transport";
 
 // The distribution spec's grammar. Checked up front because URL parsing would silently resolve a `..`
 // segment in a repository name to some other path.
@@ -56,8 +57,13 @@ export const OCI_DEFAULTS = {
   timeoutMs: 15_000,
   attempts: 4,
   concurrency: 4,
-  /** Requests in flight to one registry from the whole check, however many repositories run at once. */
-  maxInFlight: 32,
+  /**
+   * Requests in flight to one registry from the whole check, however many repositories run at once: one
+   * connection each. 50 repositories are about 450 requests; at 32 they queued for 4 waves of round trips
+   * (bench:drift: 443 ms), at 128 for 2 (209 ms). A registry refusing that many sends 429 or 503, which
+   * are retried.
+   */
+  maxInFlight: 128,
   retryBaseMs: 500,
   maxRetryAfterMs: 30_000,
 } as const;
@@ -69,12 +75,13 @@ export interface OciBackendOptions {
   timeoutMs?: number;
   /** Tries per request on 429, 5xx, network errors and timeouts; default 4. */
   attempts?: number;
-  fetch?: typeof fetch;
+  /** How requests go on the wire; default httpTransport() (undici, one keep-alive pool per backend). */
+  transport?: Transport;
   /** Manifest and config requests in flight per describe(); default 4. */
   concurrency?: number;
   /**
    * Requests in flight to this registry at once, across every describe(), list() and token fetch;
-   * default 64. The drift check runs many repositories at once: this keeps what the registry sees
+   * default OCI_DEFAULTS.maxInFlight. The drift check runs many repositories at once: this keeps what the registry sees
    * bounded whatever their number.
    */
   maxInFlight?: number;
@@ -95,13 +102,14 @@ export class OciBackend implements RegistryBackend {
 
   constructor(host: string, opts: OciBackendOptions = {}) {
     this.host = host;
+    const maxInFlight = Math.max(1, opts.maxInFlight ?? OCI_DEFAULTS.maxInFlight);
     this.client = new RegistryClient(host, opts.dockerConfigPath ?? defaultDockerConfigPath(), {
-      fetch: opts.fetch ?? fetch,
+      transport: opts.transport ?? httpTransport(maxInFlight),
       timeoutMs: opts.timeoutMs ?? OCI_DEFAULTS.timeoutMs,
       attempts: Math.max(1, opts.attempts ?? OCI_DEFAULTS.attempts),
       retryBaseMs: opts.retryBaseMs ?? OCI_DEFAULTS.retryBaseMs,
       maxRetryAfterMs: opts.maxRetryAfterMs ?? OCI_DEFAULTS.maxRetryAfterMs,
-      slot: pLimit(Math.max(1, opts.maxInFlight ?? OCI_DEFAULTS.maxInFlight)),
+      slot: pLimit(maxInFlight),
     });
     this.baseUrl = this.client.baseUrl;
     this.concurrency = Math.max(1, opts.concurrency ?? OCI_DEFAULTS.concurrency);

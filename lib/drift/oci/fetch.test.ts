@@ -1,6 +1,7 @@
 import pLimit from "p-limit";
 import { describe, expect, it } from "vitest";
 import { describeNetworkError, type FetchPolicy, fetchRetrying, GaveUp } from "./fetch";
+import type { Transport } from "./transport";
 
 const URL_ = new URL("http://127.0.0.1:1/v2/a/tags/list");
 const NEVER = new AbortController().signal;
@@ -18,8 +19,17 @@ function scripted(answers: Array<Response | ((signal: AbortSignal) => Promise<Re
   return { impl, calls };
 }
 
+/** A fetch() as a Transport, so the scripted answers above are Responses. */
+function fetchTransport(f: typeof fetch): Transport {
+  return async ({ method, url, headers, signal }) => {
+    const res = await f(url, { method, headers, signal });
+    const body = res.body ?? (async function* () {})();
+    return { status: res.status, headers: res.headers, body, discard: () => void res.body?.cancel() };
+  };
+}
+
 const policy = (impl: typeof fetch, over: Partial<FetchPolicy> = {}): FetchPolicy => ({
-  fetch: impl,
+  transport: fetchTransport(impl),
   timeoutMs: 1_000,
   attempts: 3,
   retryBaseMs: 1,

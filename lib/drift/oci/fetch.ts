@@ -12,17 +12,18 @@ import { retry } from "../../retry/retry";
 import { retryAfterMs } from "../../retry/retry-after";
 import { describeErrors } from "./body";
 import { follow } from "./context";
+import type { Answer, ReplyHeaders, Transport } from "./transport";
 
 const USER_AGENT = "molecule-images-drift";
 
 export interface Reply {
   status: number;
-  headers: Headers;
+  headers: ReplyHeaders;
   body: Buffer;
 }
 
 export interface FetchPolicy {
-  fetch: typeof fetch;
+  transport: Transport;
   /** Per attempt, headers and the whole body. */
   timeoutMs: number;
   attempts: number;
@@ -30,6 +31,8 @@ export interface FetchPolicy {
   retryBaseMs: number;
   /** Cap on an honoured Retry-After. */
   maxRetryAfterMs: number;
+  /** Largest body read; default MAX_BODY_BYTES. */
+  maxBodyBytes?: number;
   /**
    * Runs one attempt within the registry's limit of requests in flight. Per attempt, not per request:
    * a request waiting out its backoff holds no slot, and the attempt's deadline starts once it has one.
@@ -37,7 +40,16 @@ export interface FetchPolicy {
   slot?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
-/** The request was retried as often as allowed; the message is "<METHOD> <path>: <failure> after N attempts". */
+/**
+ * Far above any manifest (distribution refuses those over 4 MiB) or image config: a server streaming an
+ * endless body fast would otherwise fill memory before the attempt's deadline.
+ */
+export const MAX_BODY_BYTES = 32 * 1024 * 1024;
+
+/**
+ * The request was retried as often as allowed ("<METHOD> <path>: <failure> after N attempts"), or its
+ * answer cannot be used whatever the tries ("<METHOD> <path>: <why>").
+ */
 export class GaveUp extends Error {
   override name = "GaveUp";
 }
@@ -95,14 +107,15 @@ async function attempt(
   const unfollow = follow(signal, attemptAbort);
   let reply: Reply;
   try {
-    const res = await policy.fetch(url, { method, headers, signal: attemptAbort.signal });
+    const res = await policy.transport({ method, url, headers, signal: attemptAbort.signal });
     answered = res.status;
     // The body is read under the same deadline: a timeout, a trickle or a reset while reading it is
     // retried too.
-    const body = method === "HEAD" ? Buffer.alloc(0) : Buffer.from(await res.arrayBuffer());
+    const body = await readBody(res, policy.maxBodyBytes ?? MAX_BODY_BYTES, `${method} ${url.pathname}`);
     reply = { status: res.status, headers: res.headers, body };
   } catch (err) {
     if (signal.aborted) throw signal.reason ?? err;
+    if (err instanceof GaveUp) throw err;
     if (!timedOut) throw new Retryable(describeNetworkError(err));
     throw new Retryable(
       answered === undefined
@@ -120,9 +133,25 @@ async function attempt(
   );
 }
 
-/** A fetch failure in words, with the system's code. */
+/** The whole body, or GaveUp (not retried: the next answer would be as large) once it passes `max`. */
+async function readBody(res: Answer, max: number, what: string): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of res.body) {
+    size += chunk.byteLength;
+    if (size > max) {
+      res.discard();
+      throw new GaveUp(`${what}: the answer's body is over ${max / 1024 / 1024} MiB`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+/** A network failure in words, with the system's code (fetch puts it on `cause`, undici on the error). */
 export function describeNetworkError(err: unknown): string {
-  const cause = (err as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
+  const e = err as { code?: unknown; cause?: { code?: unknown } } | undefined;
+  const cause = typeof e?.code === "string" ? e : e?.cause;
   if (cause && typeof cause.code === "string") {
     const names: Record<string, string> = {
       ECONNREFUSED: "connection refused",

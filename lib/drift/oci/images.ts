@@ -107,7 +107,7 @@ export class ImageDates {
     config: string,
   ): Promise<Record<string, unknown>> {
     const ctx: Ctx = { repository, what: `GET config ${config} of manifest ${manifestDigest}`, ...io };
-    // Registries backed by object storage redirect blob GETs; fetch follows, and drops Authorization
+    // Registries backed by object storage redirect blob GETs; the transport follows, and drops Authorization
     // when the redirect leaves the registry's origin.
     const url = this.client.url(`/v2/${repository}/blobs/${config}`);
     const reply = await this.client.request("GET", url, pullScope(repository), ctx);

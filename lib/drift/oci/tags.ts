@@ -8,6 +8,7 @@ import { pullScope, type RegistryClient } from "./client";
 import type { Ctx, Io } from "./context";
 import { DIGEST_RE, MANIFEST_ACCEPT } from "./media-types";
 import { pages } from "./pages";
+import type { ReplyHeaders } from "./transport";
 
 /** All tags, following Link pagination; null when the registry does not know the repository. */
 export async function listTags(client: RegistryClient, repository: string, io: Io): Promise<string[] | null> {
@@ -107,7 +108,7 @@ export async function tagDigest(
 }
 
 /** Docker-Content-Digest, checked for shape; undefined when absent. */
-function headerDigest(client: RegistryClient, headers: Headers, ctx: Ctx): string | undefined {
+function headerDigest(client: RegistryClient, headers: ReplyHeaders, ctx: Ctx): string | undefined {
   const digest = headers.get("docker-content-digest");
   if (!digest) return undefined;
   if (!DIGEST_RE.test(digest))
