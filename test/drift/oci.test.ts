@@ -1,5 +1,6 @@
 // The OCI drift backend against a real registry (CNCF distribution 2.8.2 on 127.0.0.1), with loopback
 // proxies in front of it where a test needs failures, auth or pagination that registry does not produce.
+import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -470,6 +471,38 @@ describe("protocol details", () => {
     expect(err.message).toContain(repo);
     expect(err.message).toContain("GET manifest staging-latest");
     expect(err.message).toContain(`names digest ${other} but the manifest it serves is ${img.digest}`);
+  });
+
+  it("checks a sha512 Docker-Content-Digest against the body, and reports the sha256 a push gave", async () => {
+    const repo = "molecule-ai/sha512-digest";
+    const img = await pushImage(registry.url, repo, { tags: ["staging-latest"], created: OLD });
+    let claim: (body: string) => string = () => "";
+    const answering = await proxy({
+      target: registry.url,
+      intercept: async (req) => {
+        if (req.method !== "GET" || !req.url.endsWith("/manifests/staging-latest")) return undefined;
+        const res = await fetch(`${registry.url}${req.url}`, { headers: { accept: MANIFEST_ACCEPT } });
+        const body = await res.text();
+        return {
+          status: res.status,
+          headers: {
+            "content-type": res.headers.get("content-type") ?? "",
+            "docker-content-digest": claim(body),
+          },
+          body,
+        };
+      },
+    });
+    const sha512 = (text: string) => `sha512:${createHash("sha512").update(text).digest("hex")}`;
+    claim = sha512;
+    const facts = await backend(answering.host).describe(repo, ["staging-latest"]);
+    expect(facts.tags).toEqual({ "staging-latest": img.digest });
+    expect(facts.newestPush).toEqual(new Date(OLD));
+
+    const wrong = sha512("another manifest");
+    claim = () => wrong;
+    const err = await rejection(backend(answering.host).describe(repo, ["staging-latest"]));
+    expect(err.message).toContain(`names digest ${wrong} but the manifest it serves is ${img.digest}`);
   });
 
   it("computes the digest from the body when Docker-Content-Digest is missing", async () => {

@@ -94,15 +94,13 @@ export async function tagDigest(
   const claimed = headerDigest(client, get.headers, ctx);
   // A registry that names one digest and serves another body would date (and count) the wrong image.
   // verifyDigest checks the header's own algorithm (sha512 too), as for every other fetched body.
+  const digest = sha256Digest(get.body);
   if (claimed) {
     verifyDigest(get.body, claimed, () =>
-      client.fail(
-        ctx,
-        `the registry names digest ${claimed} but the manifest it serves is ${sha256Digest(get.body)}`,
-      ),
+      client.fail(ctx, `the registry names digest ${claimed} but the manifest it serves is ${digest}`),
     );
   }
-  const digest = claimed ?? sha256Digest(get.body);
+  // The sha256 whatever the header's algorithm: it is what a push reports, so what the stack expects.
   fetched.set(digest, { body: get.body, contentType: get.headers.get("content-type") });
   return digest;
 }
