@@ -12,6 +12,7 @@
 import http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import { type ForwardedAnswer, forward } from "../../test/support/oci-registry";
 
 export type RemoteMode = "remote" | "co-located";
 
@@ -20,42 +21,10 @@ export type FromRemote =
   | { cmd: "opened"; port: number }
   | { cmd: "closed"; requests: number; peakInFlight: number; recorded: number };
 
-interface Recorded {
-  status: number;
-  headers: Record<string, string>;
-  body: Buffer;
-}
-
 const target = process.env.REMOTE_TARGET ?? "";
 const latencyMs = Number(process.env.REMOTE_LATENCY_MS ?? "0");
 /** By method, path and Accept: every answer the bench's workload gets is the same on every ask. */
-const recorded = new Map<string, Recorded>();
-
-// Hop-by-hop headers, and those fetch undid (it decoded the body): node sets the framing itself.
-const DROPPED = new Set([
-  "connection",
-  "keep-alive",
-  "transfer-encoding",
-  "content-encoding",
-  "content-length",
-]);
-
-async function upstream(req: http.IncomingMessage): Promise<Recorded> {
-  const headers = new Headers();
-  if (req.headers.accept) headers.set("accept", req.headers.accept);
-  if (req.headers.authorization) headers.set("authorization", req.headers.authorization);
-  const res = await fetch(`${target}${req.url}`, { method: req.method, headers, redirect: "manual" });
-  const out: Record<string, string> = {};
-  res.headers.forEach((v, k) => {
-    if (!DROPPED.has(k)) out[k] = v;
-  });
-  const body = Buffer.from(await res.arrayBuffer());
-  // A HEAD answer carries the length of the body it did not send.
-  const length = res.headers.get("content-length");
-  if (req.method === "HEAD" && length) out["content-length"] = length;
-  else out["content-length"] = String(body.length);
-  return { status: res.status, headers: out, body };
-}
+const recorded = new Map<string, ForwardedAnswer>();
 
 function listen(mode: RemoteMode): Promise<{ server: http.Server; stats: () => FromRemote }> {
   let requests = 0;
@@ -73,7 +42,11 @@ function listen(mode: RemoteMode): Promise<{ server: http.Server; stats: () => F
       await sleep(latencyMs);
       let reply = mode === "remote" ? recorded.get(key) : undefined;
       if (!reply) {
-        reply = await upstream(req);
+        reply = await forward(target, {
+          method: req.method ?? "GET",
+          url: req.url ?? "/",
+          headers: req.headers,
+        });
         if (reply.status < 500) recorded.set(key, reply);
       }
       res.writeHead(reply.status, reply.headers);

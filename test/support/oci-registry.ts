@@ -358,6 +358,54 @@ export type InterceptReply =
   /** Accept the request and never answer (until the proxy closes). */
   | "hang";
 
+/** An upstream answer, ready to send on as it is. */
+export interface ForwardedAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+// Hop-by-hop headers, and those fetch undid (it decoded the body): node sets the framing itself.
+const NOT_PASSED_ON = new Set([
+  "connection",
+  "keep-alive",
+  "transfer-encoding",
+  "content-encoding",
+  "content-length",
+]);
+
+/**
+ * `req` sent to `target` as received (but its hop-by-hop headers), redirects not followed, and the
+ * answer with its whole body. A HEAD answer keeps the length of the body it did not send.
+ */
+export async function forward(
+  target: string,
+  req: { method: string; url: string; headers: http.IncomingHttpHeaders },
+  body?: Buffer,
+): Promise<ForwardedAnswer> {
+  const headers = new Headers();
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (v === undefined || k === "host" || NOT_PASSED_ON.has(k)) continue;
+    headers.set(k, Array.isArray(v) ? v.join(", ") : v);
+  }
+  const upstream = await fetch(`${target}${req.url}`, {
+    method: req.method,
+    headers,
+    body: body && body.length > 0 ? body : undefined,
+    redirect: "manual",
+  });
+  const out: Record<string, string> = {};
+  upstream.headers.forEach((v, k) => {
+    if (!NOT_PASSED_ON.has(k)) out[k] = v;
+  });
+  const data = Buffer.from(await upstream.arrayBuffer());
+  const length = upstream.headers.get("content-length");
+  if (req.method === "HEAD") {
+    if (length) out["content-length"] = length;
+  } else out["content-length"] = String(data.length);
+  return { status: upstream.status, headers: out, body: data };
+}
+
 export interface ProxyOptions {
   /** Where unintercepted requests go (http://host:port); without it they get 502. */
   target?: string;
@@ -420,29 +468,8 @@ export async function startProxy(opts: ProxyOptions): Promise<LoopbackProxy> {
       res.writeHead(502).end("no target");
       return;
     }
-    const headers = new Headers();
-    for (const [k, v] of Object.entries(req.headers)) {
-      if (v === undefined || k === "host" || k === "connection" || k === "content-length") continue;
-      headers.set(k, Array.isArray(v) ? v.join(", ") : v);
-    }
-    const upstream = await fetch(`${opts.target}${record.url}`, {
-      method: record.method,
-      headers,
-      body: body.length > 0 ? body : undefined,
-      redirect: "manual",
-    });
-    const out: Record<string, string> = {};
-    upstream.headers.forEach((v, k) => {
-      // fetch already decoded the body; the length may differ for HEAD-less answers, so let node set it.
-      if (k !== "content-encoding" && k !== "transfer-encoding" && k !== "connection") out[k] = v;
-    });
-    const data = Buffer.from(await upstream.arrayBuffer());
-    if (record.method === "HEAD") {
-      res.writeHead(upstream.status, out).end();
-    } else {
-      out["content-length"] = String(data.length);
-      res.writeHead(upstream.status, out).end(data);
-    }
+    const answer = await forward(opts.target, record, body);
+    res.writeHead(answer.status, answer.headers).end(record.method === "HEAD" ? undefined : answer.body);
   }
 
   await new Promise<void>((resolve, reject) => {

@@ -81,8 +81,8 @@ export interface OciBackendOptions {
   concurrency?: number;
   /**
    * Requests in flight to this registry at once, across every describe(), list() and token fetch;
-   * default OCI_DEFAULTS.maxInFlight. The drift check runs many repositories at once: this keeps what the registry sees
-   * bounded whatever their number.
+   * default OCI_DEFAULTS.maxInFlight. The drift check runs many repositories at once: this keeps what
+   * the registry sees bounded whatever their number.
    */
   maxInFlight?: number;
   /** First backoff between tries, doubled each time (with jitter); default 500. */
