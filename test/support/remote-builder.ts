@@ -51,6 +51,8 @@ export function remoteTierUnavailable(): string | undefined {
  */
 export function removeLeftoverHosts(): string[] {
   const removed: string[] = [];
+  /** Owners whose namespace was deleted here: their host-side veth goes with it, once the kernel gets to it. */
+  const deletedOwners = new Set<number>();
   for (const line of ip(["netns", "list"]).split("\n")) {
     const name = line.split(" ")[0] ?? "";
     if (!name.startsWith(NS_PREFIX)) continue;
@@ -65,16 +67,37 @@ export function removeLeftoverHosts(): string[] {
       }
     }
     ip(["netns", "delete", name]);
+    deletedOwners.add(owner);
     removed.push(`netns ${name}${pids.length > 0 ? ` (killed ${pids.join(", ")})` : ""}`);
   }
   for (const line of ip(["-o", "link", "show"]).split("\n")) {
     const name = /^\d+: ([^:@]+)/.exec(line)?.[1];
     const owner = name ? VETH.exec(name)?.[1] : undefined;
     if (!name || !owner || alive(Number(owner))) continue;
-    ip(["link", "delete", name]);
+    // The kernel tears a deleted namespace down in the background (after its last process exits), and
+    // the veth whose peer was in it with it: listed a moment ago, it is not a leftover of its own.
+    if (deletedOwners.has(Number(owner)) && vanishes(name, 5_000)) continue;
+    if (!deleteLink(name)) continue;
     removed.push(`link ${name}`);
   }
   return removed;
+}
+
+/** Whether link `name` is gone within `ms` (polled; this runs where nothing else is asynchronous). */
+function vanishes(name: string, ms: number): boolean {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (const end = Date.now() + ms; Date.now() < end; Atomics.wait(pause, 0, 0, 50)) {
+    if (spawnSync("ip", ["link", "show", "dev", name], { stdio: "ignore" }).status !== 0) return true;
+  }
+  return false;
+}
+
+/** Deletes link `name`; false if it was already gone (its namespace's teardown took it first). */
+function deleteLink(name: string): boolean {
+  const r = spawnSync("ip", ["link", "delete", name], { encoding: "utf8", timeout: 30_000 });
+  if (r.status === 0) return true;
+  if (/Cannot find device/.test(r.stderr ?? "")) return false;
+  throw new Error(`ip link delete ${name}: ${(r.stderr || r.error?.message || "").trim()}`);
 }
 
 export interface RemoteHost {
