@@ -1,18 +1,22 @@
 /**
  * Reads the pinned commit's tree, and only that: the commit, its trees, its symlink targets and every
- * other blob's type (not its content) through one `cat-file --batch-command`, which writeBlobs then uses
- * to stream the blobs. A git before 2.36 has no --batch-command: there a `cat-file --batch` walks, a
- * `--batch-check` gives the types and a buffered `--batch` streams, one after another. Either way one
- * git process at a time. Trees are walked from raw bytes, not checked out: no eol conversion, smudge
- * filter or user config can change what is staged, which keeps the tree byte-identical everywhere.
+ * other blob's type (not its content), which writeBlobs then uses to stream the blobs.
+ *
+ * Where the fetch left only packs (it keeps each one whole: see fetch.unpackLimit in env.ts), they are
+ * read in this process (pack-store.ts), with no git process at all. Otherwise one `cat-file
+ * --batch-command` does it; a git before 2.36 has no --batch-command: there a `cat-file --batch` walks, a
+ * `--batch-check` gives the types and a buffered `--batch` streams, one after another. Either way trees are
+ * walked from raw bytes, not checked out: no eol conversion, smudge filter or user config can change what
+ * is staged, which keeps the tree byte-identical everywhere.
  */
 import { TreeError } from "../tree";
 import { BatchCommandUnsupported, CatFile } from "./cat-file";
 import { GitError } from "./failure";
+import { PackStore } from "./pack-store";
 import { type GitRun, git } from "./process";
 import type { BlobSink } from "./requests";
 import { blobProblem, commitHeader, type TreeEntry } from "./tree-object";
-import { MAX_METADATA_BYTES, type WalkItem, walkTree } from "./tree-walk";
+import { MAX_METADATA_BYTES, type ObjectReader, type WalkItem, walkTree } from "./tree-walk";
 
 export interface CommitContents {
   /** Committer time (seconds): the staged files' mtime, so it is the same on every machine. */
@@ -33,6 +37,8 @@ export interface CommitContents {
 const withoutBatchCommand = new Set<string>();
 
 export async function readCommit(gitDir: string, sha: string, run: GitRun): Promise<CommitContents> {
+  const packs = PackStore.open(gitDir, () => new CatFile(gitDir, run, "buffered"));
+  if (packs) return readFrom(packs, sha);
   const which = run.env.PATH ?? "";
   if (!withoutBatchCommand.has(which)) {
     try {
@@ -63,7 +69,12 @@ async function objectTypes(gitDir: string, oids: string[], run: GitRun): Promise
 }
 
 /** The commit's time and its walked tree; `trees` is closed if either fails. */
-async function walkCommit(trees: CatFile, sha: string, single: boolean, links: Map<string, string>) {
+async function walkCommit(
+  trees: ObjectReader & { close(): Promise<void> },
+  sha: string,
+  single: boolean,
+  links: Map<string, string>,
+) {
   try {
     const commitObject = await trees.read(sha, MAX_METADATA_BYTES);
     if (commitObject?.type !== "commit")
@@ -96,6 +107,27 @@ function settle(items: WalkItem[], checked: ReadonlySet<TreeEntry>, types: Reado
     if (type !== "blob") problems.push(blobProblem(f, type));
   }
   return { files, problems };
+}
+
+/** The commit read through `reader`, which answers types during the walk and then streams the blobs. */
+async function readFrom(
+  reader: ObjectReader & Pick<CommitContents, "writeBlobs" | "close">,
+  sha: string,
+): Promise<CommitContents> {
+  const links = new Map<string, string>();
+  const { time, items } = await walkCommit(reader, sha, true, links);
+  const { files, problems } = settle(items, new Set(), new Map());
+  if (problems.length > 0) {
+    await reader.close();
+    throw new TreeError(`malformed tree at ${sha}: ${problems.join("; ")}`);
+  }
+  let streamed = false;
+  const writeBlobs = (sinks: BlobSink[]) => {
+    if (streamed) return Promise.reject(new Error("writeBlobs: called twice"));
+    streamed = true;
+    return reader.writeBlobs(sinks);
+  };
+  return { time, files, links, writeBlobs, close: () => reader.close() };
 }
 
 async function readPinnedTree(

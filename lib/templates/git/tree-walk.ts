@@ -1,13 +1,20 @@
 /**
- * Walks the pinned commit's tree through a running cat-file, and only that tree: after a fallback fetch the
+ * Walks the pinned commit's tree, and only that tree: after a fallback fetch the
  * repository holds whole branch histories, none of which is read. Subtrees are asked for together
  * (pipelined), then assembled in tree order.
  */
 import { TreeError } from "../tree";
-import type { CatFile } from "./cat-file";
 import { blobProblem, notFetched, type TreeEntry, treeSlots, wrongType } from "./tree-object";
 
 export type WalkItem = { problem: string } | { file: TreeEntry };
+
+/** What the walk reads objects through: a running cat-file, or the fetched packs themselves. */
+export interface ObjectReader {
+  /** The object's type and whole content, or undefined when absent; larger than `max` is an error. */
+  read(oid: string, max: number): Promise<{ type: string; data: Buffer } | undefined>;
+  /** The object's type, or undefined when absent. */
+  info(oid: string): Promise<string | undefined>;
+}
 
 /** Longest symlink target Linux stores (PATH_MAX less the terminating NUL). */
 const MAX_LINK_BYTES = 4095;
@@ -20,7 +27,7 @@ export const MAX_METADATA_BYTES = 64 * 1024 * 1024;
  * same round trip as the subtrees; without, the caller checks them all once the walk is done.
  */
 export function walkTree(
-  trees: CatFile,
+  trees: ObjectReader,
   root: string,
   checkBlobs: boolean,
   links: Map<string, string>,
