@@ -52,6 +52,11 @@ export interface StageOptions {
    * killed with its process group, and a transfer under a byte a second for this long fails.
    */
   gitInactivityS?: number;
+  /**
+   * Fetch every entry with `git fetch`. By default an http(s) entry is fetched with one request of the
+   * stager's own (lib/templates/git/direct-fetch.ts) wherever git would make the same plain request.
+   */
+  fetchWithGit?: boolean;
   progress: Progress;
   /**
    * Where the staged trees' stat fingerprints are kept (fingerprints.ts), so a warm run need not read every

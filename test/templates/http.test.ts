@@ -160,6 +160,26 @@ const reposRequested = (server: GitHttpServer) =>
   ].sort();
 
 /** The manifest of `templates` at version A, the ones in `github` with provider "github". */
+/** Pids of processes (not zombies) in any of these process groups, from /proc/<pid>/stat. */
+function aliveInGroups(pgids: number[]): string[] {
+  const alive: string[] = [];
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      // After the command name: state, ppid, pgrp.
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (state !== "Z" && pgids.includes(Number(pgrp))) alive.push(`${pid} ${stat.slice(0, 60)}`);
+    } catch {
+      // exited while listed
+    }
+  }
+  return alive;
+}
+
+/** Process groups of the gits a wrapper saw: the stager starts each detached, the wrapper leading it. */
+const groupsOf = async (git: GitWrapper) =>
+  (await git.calls()).map((c) => Number(c.id.split("-").pop())).filter((n) => n > 0);
+
 function withGithub(templates: Template[], github: Template[]): ManifestSpec {
   const manifest = manifestOf(templates, "a");
   for (const t of github) {
@@ -219,12 +239,12 @@ describe("over HTTP", () => {
     );
     expect(run.stderr).not.toMatch(/retrying/);
 
-    // One attempt each, from the server's side: one ref advertisement, and for the SHA one fetch.
+    // One attempt each, from the server's side. The missing repo: the stager's own fetch (a 404 it leaves
+    // to git), then git's ref advertisement. The missing SHA: one fetch, which the server refuses by name.
     const ghostRepo = requestsFor(server, "acme/does-not-exist");
-    expect(ghostRepo.map((q) => `${q.method} ${q.status}`)).toEqual(["GET 404"]);
+    expect(ghostRepo.map((q) => `${q.method} ${q.status}`)).toEqual(["POST 404", "GET 404"]);
     const ghostSha = requestsFor(server, set.plugDev.repo);
-    expect(ghostSha.filter((q) => q.method === "GET")).toHaveLength(1);
-    expect(ghostSha.filter((q) => q.method === "POST")).toHaveLength(1);
+    expect(ghostSha.map((q) => q.method)).toEqual(["POST"]);
 
     for (const t of [set.alpha, set.extra]) {
       expect(await diffAgainstCommit(dirOf(dest, t), t.fixture.dir, t.a), labelOf(t)).toEqual([]);
@@ -567,26 +587,6 @@ describe("hostile peers", () => {
     expect(silentServerBoundMs()).toBeLessThan(180_000);
   });
 
-  /** Pids of processes (not zombies) in any of these process groups, from /proc/<pid>/stat. */
-  function aliveInGroups(pgids: number[]): string[] {
-    const alive: string[] = [];
-    for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-      try {
-        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-        // After the command name: state, ppid, pgrp.
-        const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-        if (state !== "Z" && pgids.includes(Number(pgrp))) alive.push(`${pid} ${stat.slice(0, 60)}`);
-      } catch {
-        // exited while listed
-      }
-    }
-    return alive;
-  }
-
-  /** Process groups of the gits a wrapper saw: the stager starts each detached, the wrapper leading it. */
-  const groupsOf = async (git: GitWrapper) =>
-    (await git.calls()).map((c) => Number(c.id.split("-").pop())).filter((n) => n > 0);
-
   /** Accepts TCP connections and never sends a byte: as https, git waits in the TLS handshake. */
   async function silentServer(): Promise<number> {
     const sockets: Socket[] = [];
@@ -602,30 +602,35 @@ describe("hostile peers", () => {
   // curl's low-speed limit (GIT_HTTP_LOW_SPEED_*) starts with the transfer: the TLS handshake is part of
   // connecting, bounded only by curl's 300 s connect timeout, so an https host that accepts and never
   // answers held each try for 5 minutes (then the 10-minute cap), whatever --git-timeout-s said.
-  it("an https server that accepts and never answers fails after the inactivity bound, leaving no process of its groups", async () => {
-    const port = await silentServer();
-    const dir = await freshDir("silent-tls");
-    const git = await createGitWrapper(path.join(dir, "wrapper"));
-    const started = Date.now();
-    const run = await stage(
-      path.join(dir, "deps"),
-      manifestOf([set.extra], "a"),
-      `https://127.0.0.1:${port}`,
-      {
-        args: ["--git-timeout-s", "2", "--attempts", "2"],
-        pathPrefix: git.binDir,
-      },
-    );
-    const elapsed = Date.now() - started;
-    expect(run.code, run.stderr).toBe(1);
-    expect(run.stderr).toContain(`${labelOf(set.extra)} (${set.extra.repo} @ ${set.extra.a})`);
-    expect(run.stderr).toMatch(/no output or progress for 2 s/);
-    // Two tries of 2 s each, 50 ms between, plus tsx's start-up: far below the 300 s git waited before.
-    expect(elapsed).toBeLessThan(silentServerBoundMs(2, 2, 50) + 10_000);
-    const groups = await groupsOf(git);
-    expect(groups.length).toBe(2);
-    expect(aliveInGroups(groups)).toEqual([]);
-  }, 60_000);
+  // Both ways of fetching: the stager's own request (a TLS handshake that never completes is silence too)
+  // and git fetch's.
+  for (const how of ["direct", "git"] as const) {
+    it(`an https server that accepts and never answers fails after the inactivity bound, leaving no process of its groups (${how})`, async () => {
+      const port = await silentServer();
+      const dir = await freshDir(`silent-tls-${how}`);
+      const git = await createGitWrapper(path.join(dir, "wrapper"));
+      const started = Date.now();
+      const run = await stage(
+        path.join(dir, "deps"),
+        manifestOf([set.extra], "a"),
+        `https://127.0.0.1:${port}`,
+        {
+          args: ["--git-timeout-s", "2", "--attempts", "2", ...(how === "git" ? ["--fetch-with-git"] : [])],
+          pathPrefix: git.binDir,
+        },
+      );
+      const elapsed = Date.now() - started;
+      expect(run.code, run.stderr).toBe(1);
+      expect(run.stderr).toContain(`${labelOf(set.extra)} (${set.extra.repo} @ ${set.extra.a})`);
+      expect(run.stderr).toMatch(/no output or progress for 2 s/);
+      // Two tries of 2 s each, 50 ms between, plus tsx's start-up: far below the 300 s git waited before.
+      expect(elapsed).toBeLessThan(silentServerBoundMs(2, 2, 50) + 10_000);
+      const fetches = (await git.calls()).filter((c) => c.argv.includes("fetch"));
+      expect(fetches).toHaveLength(how === "git" ? 2 : 0);
+      const groups = await groupsOf(git);
+      expect(aliveInGroups(groups)).toEqual([]);
+    }, 60_000);
+  }
 
   // The probe that asks where a redirect points waited up to 60 s, twice the default inactivity bound.
   it("a server that redirects and then falls silent is bounded by --git-timeout-s too", async () => {
@@ -667,7 +672,12 @@ describe("hostile peers", () => {
       const git = await createGitWrapper(path.join(dir, "wrapper"));
       const file = await writeManifest(path.join(dir, "manifest.json"), manifestOf([set.extra], "a"));
       const proc = startStage(
-        stageArgs(file, path.join(dir, "deps"), `https://127.0.0.1:${port}`, ["--git-timeout-s", "120"]),
+        // git fetch's process tree is what must not outlive the stager.
+        stageArgs(file, path.join(dir, "deps"), `https://127.0.0.1:${port}`, [
+          "--git-timeout-s",
+          "120",
+          "--fetch-with-git",
+        ]),
         {
           pathPrefix: git.binDir,
         },
@@ -706,47 +716,55 @@ describe("secrets", () => {
     return all;
   }
 
-  it("the token reaches the server as an Authorization header only: not in argv, output or any file", async () => {
-    const server = await serve({ requireToken: TOKEN, privateRepos: [secret.repo] });
-    const dir = await freshDir("token");
-    const dest = path.join(dir, "deps");
-    const git = await createGitWrapper(path.join(dir, "wrapper"));
-    const run = await stage(dest, manifestOf([secret, set.extra], "a"), server.url, {
-      env: { MOLECULE_GITEA_TOKEN: TOKEN },
-      pathPrefix: git.binDir,
-    });
-    expect(run.code, run.stderr).toBe(0);
-    expect(await diffAgainstCommit(dirOf(dest, secret), secret.fixture.dir, secret.a)).toEqual([]);
+  for (const how of ["direct", "git"] as const)
+    it(`the token reaches the server as an Authorization header only: not in argv, output or any file (${how})`, async () => {
+      const server = await serve({ requireToken: TOKEN, privateRepos: [secret.repo] });
+      const dir = await freshDir(`token-${how}`);
+      const dest = path.join(dir, "deps");
+      const git = await createGitWrapper(path.join(dir, "wrapper"));
+      const run = await stage(dest, manifestOf([secret, set.extra], "a"), server.url, {
+        env: { MOLECULE_GITEA_TOKEN: TOKEN },
+        pathPrefix: git.binDir,
+        args: how === "git" ? ["--fetch-with-git"] : [],
+      });
+      expect(run.code, run.stderr).toBe(0);
+      expect(await diffAgainstCommit(dirOf(dest, secret), secret.fixture.dir, secret.a)).toEqual([]);
 
-    // Used: every request for the private repo carried it, and the server accepted them all.
-    const priv = requestsFor(server, secret.repo);
-    expect(priv.length).toBeGreaterThan(0);
-    for (const q of priv) {
-      expect(q.status).toBe(200);
-      expect(q.authorization).toBe(`Basic ${Buffer.from(`oauth2:${TOKEN}`).toString("base64")}`);
-    }
+      // Used: every request for the private repo carried it, and the server accepted them all.
+      const priv = requestsFor(server, secret.repo);
+      expect(priv.length).toBeGreaterThan(0);
+      for (const q of priv) {
+        expect(q.status).toBe(200);
+        expect(q.authorization).toBe(`Basic ${Buffer.from(`oauth2:${TOKEN}`).toString("base64")}`);
+      }
 
-    // Never in any git argv; it travelled in git's environment config instead.
-    const calls = await git.calls();
-    expect(calls.length).toBeGreaterThan(0);
-    expect(calls.flatMap((c) => leaks(c.argv.join(" ")))).toEqual([]);
-    const fetches = calls.filter((c) => c.argv.includes("fetch"));
-    expect(fetches.length).toBeGreaterThan(0);
-    for (const c of fetches) {
-      expect(
+      // Never in any git argv. git fetch gets it in its environment's config; no other git sees it at all
+      // (fetching directly, index-pack and git config run without it).
+      const calls = await git.calls();
+      expect(calls.length).toBeGreaterThan(0);
+      expect(calls.flatMap((c) => leaks(c.argv.join(" ")))).toEqual([]);
+      const fetches = calls.filter((c) => c.argv.includes("fetch"));
+      expect(fetches.length).toBe(how === "git" ? 2 : 0);
+      const carries = (c: (typeof calls)[number]) =>
         Object.entries(c.env).some(
           ([k, v]) => k.startsWith("GIT_CONFIG_VALUE_") && v.startsWith("Authorization: "),
+        );
+      for (const c of fetches) expect(carries(c)).toBe(true);
+      expect(
+        calls.filter(
+          (c) =>
+            !c.argv.includes("fetch") && (carries(c) || leaks(Object.values(c.env).join(" ")).length > 0),
         ),
-      ).toBe(true);
-    }
-    // Not in any repository config git wrote, not in the output, not in any file under dest.
-    expect(leaks(await git.configs())).toEqual([]);
-    expect(leaks(run.stdout)).toEqual([]);
-    expect(leaks(run.stderr)).toEqual([]);
-    const files = await filesUnder(dest);
-    expect(files).toContain("plugin: secret-tpl");
-    expect(leaks(files)).toEqual([]);
-  });
+      ).toEqual([]);
+      if (how === "direct") expect(calls.filter((c) => c.argv.includes("index-pack"))).toHaveLength(2);
+      // Not in any repository config git wrote, not in the output, not in any file under dest.
+      expect(leaks(await git.configs())).toEqual([]);
+      expect(leaks(run.stdout)).toEqual([]);
+      expect(leaks(run.stderr)).toEqual([]);
+      const files = await filesUnder(dest);
+      expect(files).toContain("plugin: secret-tpl");
+      expect(leaks(files)).toEqual([]);
+    });
 
   it("a rejected token is an auth failure: one attempt, a hint about MOLECULE_GITEA_TOKEN, no echo of it", async () => {
     const server = await serve({ requireToken: TOKEN, privateRepos: [secret.repo] });
@@ -762,8 +780,9 @@ describe("secrets", () => {
       /plugins\/secret-tpl \(acme\/secret-tpl @ [0-9a-f]{40}\): access to .* was refused.*MOLECULE_GITEA_TOKEN/,
     );
     expect(run.stderr).not.toMatch(/retrying/);
-    // One fetch; git itself asks twice within it (header, then an empty credential helper answer).
-    expect((await git.calls()).filter((c) => c.argv.includes("fetch"))).toHaveLength(1);
+    // One attempt: the stager's own request, refused; git fetch is not asked to try again.
+    expect((await git.calls()).filter((c) => c.argv.includes("fetch"))).toHaveLength(0);
+    expect(requestsFor(server, secret.repo).map((q) => `${q.method} ${q.status}`)).toEqual(["POST 401"]);
     expect(requestsFor(server, secret.repo).every((q) => q.status === 401)).toBe(true);
     expect(run.stderr + run.stdout).not.toContain(wrong);
   });
@@ -1036,7 +1055,7 @@ describe("concurrency", () => {
     const git = await createGitWrapper(path.join(dir, "wrapper"));
     const run = await stage(path.join(dir, "deps"), manifestOf(many, "a"), server.url, {
       pathPrefix: git.binDir,
-      args: ["--concurrency", "2"],
+      args: ["--concurrency", "2", "--fetch-with-git"],
     });
     expect(run.code, run.stderr).toBe(0);
     const calls = await git.calls();
@@ -1045,4 +1064,110 @@ describe("concurrency", () => {
     // Exactly 2: never more, and the bound is actually used (the run is parallel at all).
     expect(maxOverlap(calls)).toBe(2);
   });
+
+  it("fetching directly, never runs more than --concurrency index-packs, one per entry", async () => {
+    const server = await serve({ latencyMs: 100 });
+    const dir = await freshDir("concurrency-direct");
+    const git = await createGitWrapper(path.join(dir, "wrapper"));
+    const run = await stage(path.join(dir, "deps"), manifestOf(many, "a"), server.url, {
+      pathPrefix: git.binDir,
+      args: ["--concurrency", "2"],
+    });
+    expect(run.code, run.stderr).toBe(0);
+    const calls = await git.calls();
+    expect(calls.filter((c) => c.argv.includes("fetch"))).toEqual([]);
+    const packs = calls.filter((c) => c.argv.includes("index-pack"));
+    expect(packs).toHaveLength(many.length);
+    expect(maxOverlap(packs)).toBeLessThanOrEqual(2);
+    // One request per entry, every one of them a protocol v2 fetch.
+    expect(server.requests.map((q) => `${q.method} ${q.path.split("/").pop()} ${q.gitProtocol}`)).toEqual(
+      many.map(() => "POST git-upload-pack version=2"),
+    );
+  });
+});
+
+describe("fetching directly (one request of the stager's own, where git would make the same one)", () => {
+  it("an http.* setting in the user's git config, or a proxy variable, leaves every fetch to git fetch", async () => {
+    const server = await serve();
+    const dir = await freshDir("direct-blocked");
+    const config = path.join(dir, "gitconfig");
+    await writeFile(config, "[http]\n\tversion = HTTP/1.1\n");
+    // The proxy is for https only: this http fetch goes straight to the server, through git.
+    for (const env of [{ GIT_CONFIG_GLOBAL: config }, { HTTPS_PROXY: "http://127.0.0.1:9" }]) {
+      server.resetStats();
+      const dest = path.join(dir, `deps-${Object.keys(env)[0]}`);
+      const run = await stage(dest, manifestOf([set.extra], "a"), server.url, { env });
+      expect(run.code, run.stderr).toBe(0);
+      expect(requestsFor(server, set.extra.repo).map((q) => q.method)).toEqual(["GET", "POST"]);
+      expect(await diffAgainstCommit(dirOf(dest, set.extra), set.extra.fixture.dir, set.extra.a)).toEqual([]);
+    }
+  });
+
+  /** A server that answers 200 and then does `then` with the response (trickle it, hold it, cut it). */
+  async function answering(then: (res: ServerResponse) => void): Promise<string> {
+    const server = createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { "content-type": "application/x-git-upload-pack-result" });
+      then(res);
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    cleanups.push(async () => {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(() => r(undefined)));
+    });
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+  const pkt = (payload: Buffer | string) => {
+    const bytes = Buffer.from(payload);
+    return Buffer.concat([Buffer.from((bytes.length + 4).toString(16).padStart(4, "0")), bytes]);
+  };
+  // The start of a pack: its header says 5 objects, none of which ever come.
+  const packStart = Buffer.concat([
+    pkt("packfile\n"),
+    pkt(Buffer.from("\u0001PACK\0\0\0\u0002\0\0\0\u0005", "latin1")),
+  ]);
+
+  it("a server that trickles its answer (under a byte a second) is cut off after the inactivity bound", async () => {
+    const url = await answering((res) => {
+      let at = 0;
+      const timer = setInterval(() => {
+        if (res.destroyed || at >= packStart.length) return clearInterval(timer);
+        res.write(packStart.subarray(at, ++at));
+      }, 1500);
+      res.on("close", () => clearInterval(timer));
+    });
+    const started = Date.now();
+    const run = await stage(path.join(await freshDir("trickle"), "deps"), manifestOf([set.extra], "a"), url, {
+      args: ["--git-timeout-s", "2", "--attempts", "1"],
+    });
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stderr).toMatch(/less than 1 byte a second for 2 s .*too slow/);
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
+  for (const how of ["falls silent", "hangs up"] as const) {
+    it(`a server that ${how} mid-pack fails the entry, and leaves no index-pack behind`, async () => {
+      const url = await answering((res) => {
+        res.write(packStart);
+        if (how === "hangs up") setTimeout(() => res.socket?.destroy(), 300);
+      });
+      const dir = await freshDir(`cut-${how.replace(" ", "-")}`);
+      const git = await createGitWrapper(path.join(dir, "wrapper"));
+      const run = await stage(path.join(dir, "deps"), manifestOf([set.extra], "a"), url, {
+        args: ["--git-timeout-s", "2", "--attempts", "1"],
+        pathPrefix: git.binDir,
+      });
+      expect(run.code, run.stderr).toBe(1);
+      expect(run.stderr).toMatch(
+        how === "falls silent"
+          ? /no output or progress for 2 s/
+          : /connection failed mid-answer|ended before its pack did/,
+      );
+      const packs = (await git.calls()).filter((c) => c.argv.includes("index-pack"));
+      expect(packs).toHaveLength(1);
+      const groups = await groupsOf(git);
+      expect(aliveInGroups(groups)).toEqual([]);
+      expect(await leftovers(path.join(dir, "deps"))).toEqual([]);
+    });
+  }
 });

@@ -54,6 +54,9 @@ export const USAGE = `usage: npm run -s stage -- --manifest <file> --dest <dir> 
   --verify-contents          hash every staged file, trusting no recorded stat fingerprint (a warm run
                              otherwise reads only the trees' metadata; the fingerprints are kept in
                              MOLECULE_IMAGES_CACHE, default ~/.cache/molecule-images)
+  --fetch-with-git           fetch every entry with \`git fetch\` (by default an http(s) entry takes one
+                             request of the stager's own wherever git would make the same plain one:
+                             no proxy, TLS or http.* setting in the environment or git config)
   --quiet                    no progress on stderr
 
 environment (each token sent only as an HTTP header, and only to its own host):
@@ -100,6 +103,7 @@ const OPTIONS = {
   "retry-delay-ms": { type: "string" },
   "git-timeout-s": { type: "string" },
   "verify-contents": { type: "boolean" },
+  "fetch-with-git": { type: "boolean" },
   quiet: { type: "boolean" },
 } satisfies Flags;
 
@@ -117,6 +121,7 @@ const stageArgs = z.object({
   "github-base-url": z.string().default(DEFAULT_GITHUB_BASE_URL),
   "allow-missing-private": z.boolean().default(false),
   "verify-contents": z.boolean().default(false),
+  "fetch-with-git": z.boolean().default(false),
   quiet: z.boolean().default(false),
 });
 
@@ -170,6 +175,7 @@ async function run(args: StageArgs, io: StageIo): Promise<number> {
       gitInactivityS: args["git-timeout-s"],
       retryDelayMs: args["retry-delay-ms"],
       allowMissingPrivate: args["allow-missing-private"],
+      fetchWithGit: args["fetch-with-git"],
       token: io.env.MOLECULE_GITEA_TOKEN || undefined,
       githubToken: io.env.MOLECULE_GITHUB_TOKEN || undefined,
       progress: createProgress(io.stderr, args.quiet),

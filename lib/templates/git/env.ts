@@ -47,8 +47,7 @@ export function gitEnv(
   ];
   for (const [origin, auth] of tokenOrigins(auths)) {
     // Scoped to the host (origin) the token belongs to, so it also covers a same-host redirect's new path.
-    const basic = Buffer.from(`${auth.user ?? "oauth2"}:${auth.token}`).toString("base64");
-    config.push([`http.${origin}/.extraHeader`, `Authorization: Basic ${basic}`]);
+    config.push([`http.${origin}/.extraHeader`, `Authorization: ${basicAuth(auth)}`]);
     // git loads the header for the URL it was given and sends it on every request, including those that go
     // to wherever a redirect pointed: for the token's host, git follows no redirect; fetchCommit decides
     // (same origin only). Every fetch also pins this for its exact URL (noRedirectArgs): a more specific
@@ -64,6 +63,10 @@ export function gitEnv(
   env.GIT_CONFIG_COUNT = String(existing + config.length);
   return env;
 }
+
+/** The Authorization header value git sends for `auth`. */
+const basicAuth = (auth: GitAuth) =>
+  `Basic ${Buffer.from(`${auth.user ?? "oauth2"}:${auth.token}`).toString("base64")}`;
 
 /**
  * The origin (scheme://host[:port]) each token belongs to, for http(s) base URLs only. Two different tokens
@@ -94,13 +97,22 @@ export function gitRun(opts: {
   inactivityS?: number;
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** false: every fetch through `git fetch` (--fetch-with-git). */
+  direct?: boolean;
 }): GitRun {
   const inactivityS = opts.inactivityS ?? DEFAULT_INACTIVITY_S;
+  const byOrigin = tokenOrigins(opts.auths ?? []);
   return {
     env: gitEnv(opts.base, opts.auths, inactivityS),
     timeoutMs: opts.timeoutMs ?? 600_000,
     inactivityS,
-    tokenOrigins: [...tokenOrigins(opts.auths ?? []).keys()],
+    tokenOrigins: [...byOrigin.keys()],
+    authorizationFor: (origin) => {
+      const auth = byOrigin.get(origin);
+      return auth && basicAuth(auth);
+    },
+    userConfigCount: Number(opts.base.GIT_CONFIG_COUNT ?? "0") || 0,
+    direct: opts.direct ?? true,
     signal: opts.signal,
   };
 }

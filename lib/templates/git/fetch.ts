@@ -4,6 +4,8 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { fetchDirect } from "./direct-fetch";
+import { directBlockerOf } from "./direct-when";
 import { GitError } from "./failure";
 import { DEFAULT_INACTIVITY_S, type GitRun, git } from "./process";
 import { isRedirect, noRedirectArgs, sameOriginRedirect } from "./redirect";
@@ -72,6 +74,10 @@ export async function fetchCommit(
 }
 
 async function fetchFrom(gitDir: string, url: string, sha: string, run: GitRun): Promise<FetchOutcome> {
+  // One request and one process instead of git's two and five, where that is the same request (see
+  // direct-when.ts); whatever it does not understand is left to git fetch, below.
+  if ((await directBlockerOf(run)) === undefined && (await fetchDirect(gitDir, url, sha, run)) === "fetched")
+    return {};
   const pin = noRedirectArgs(url, run);
   try {
     // A fetch by SHA fails outright when the commit is absent, so success needs no second check.

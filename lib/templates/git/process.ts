@@ -19,6 +19,12 @@ export interface GitRun {
   inactivityS?: number;
   /** The origins tokens are sent to: fetches from them never follow a redirect (see noRedirectArgs). */
   tokenOrigins?: readonly string[];
+  /** The Authorization header for a token's origin (direct-fetch.ts): held here, never in env or argv. */
+  authorizationFor?: (origin: string) => string | undefined;
+  /** How many GIT_CONFIG_COUNT entries of `env` are the caller's own (the stager's follow them). */
+  userConfigCount?: number;
+  /** false: never fetch directly (direct-fetch.ts), always through `git fetch`. */
+  direct?: boolean;
   signal?: AbortSignal;
 }
 

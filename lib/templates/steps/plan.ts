@@ -55,6 +55,7 @@ export function planStage(opts: StageOptions): StagePlan {
     auths: authsOf(opts),
     inactivityS: opts.gitInactivityS,
     timeoutMs: opts.gitTimeoutMs,
+    direct: !opts.fetchWithGit,
   });
   const concurrency = Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY);
   return { planned: entriesOf(opts.manifest), attempts, retryDelayMs, concurrency, run };
