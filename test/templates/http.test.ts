@@ -314,9 +314,10 @@ describe("transient failures", () => {
   it("retries a repo whose first requests fail with 500, noting each retry, and succeeds", async () => {
     let seen = 0;
     const server = await serve({
-      // The first two requests for this repo fail: attempts 1 and 2 die on their first request.
+      // The first four requests for this repo fail: attempts 1 and 2 each die on the stager's own request
+      // (a 5xx it leaves to git) and on git's first one.
       failRequests: ({ path: p }) =>
-        p.startsWith(`/${set.extra.repo}.git/`) && ++seen <= 2 ? 500 : undefined,
+        p.startsWith(`/${set.extra.repo}.git/`) && ++seen <= 4 ? 500 : undefined,
     });
     const dest = path.join(await freshDir("flaky"), "deps");
     const run = await stage(dest, manifestOf([set.extra, set.plugDev], "a"), server.url);
@@ -328,9 +329,9 @@ describe("transient failures", () => {
     expect(await diffAgainstCommit(dirOf(dest, set.extra), set.extra.fixture.dir, set.extra.a)).toEqual([]);
     expect(
       requestsFor(server, set.extra.repo)
-        .map((q) => q.status)
-        .slice(0, 3),
-    ).toEqual([500, 500, 200]);
+        .map((q) => `${q.method} ${q.status}`)
+        .slice(0, 5),
+    ).toEqual(["POST 500", "GET 500", "POST 500", "GET 500", "POST 200"]);
   });
 
   it("gives up after --attempts tries of a persistent 500, naming the entry", async () => {
@@ -345,7 +346,8 @@ describe("transient failures", () => {
     expect(run.stderr).toMatch(
       /plugins\/extra-tools \(acme\/extra-tools @ [0-9a-f]{40}\): gave up after 2 attempts: .*500/,
     );
-    expect(requestsFor(server, set.extra.repo)).toHaveLength(2);
+    // Each attempt: the stager's own request, then git's first.
+    expect(requestsFor(server, set.extra.repo).map((q) => q.method)).toEqual(["POST", "GET", "POST", "GET"]);
     expect(await diffAgainstCommit(dirOf(dest, set.plugDev), set.plugDev.fixture.dir, set.plugDev.a)).toEqual(
       [],
     );

@@ -6,11 +6,12 @@
  * most of a cold stage's time. The pack reader checks every object it reads (pack-store.ts), which is
  * what rev-list's check was for.
  *
- * It only ever answers for what it understands. A redirect, a 404, an answer in another protocol, a
- * refused SHA, a failed connection or TLS handshake, or a 401 to a request without a token is handed to
- * `git fetch`, which decides exactly as before (redirect policy, v0 fallback, credential helpers). What
- * is final here: a pack indexed, a 5xx, a token refused, and silence (bounded like git: nothing at all
- * for the inactivity bound, or less than a byte a second over it).
+ * It only ever answers for what it understands. A redirect, a 404 or a 5xx (a server that cannot take a
+ * request without git's first one may answer either), an answer in another protocol, a refused SHA, a
+ * failed connection or TLS handshake, or a 401 to a request without a token is handed to `git fetch`,
+ * which decides exactly as before (redirect policy, v0 fallback, credential helpers). What is final here:
+ * a pack indexed, a commit the server says it does not have, a token refused, and silence (bounded like
+ * git: nothing at all for the inactivity bound, or less than a byte a second over it).
  */
 import http, { type IncomingMessage } from "node:http";
 import https from "node:https";
@@ -135,7 +136,6 @@ export async function fetchDirect(
     const status = res.statusCode ?? 0;
     if (status !== 200) {
       res.destroy();
-      if (status >= 500) throw new GitError(`the server answered HTTP ${status}`, "transient");
       if ((status === 401 || status === 403) && answer.auth)
         throw new GitError(`HTTP ${status}: the token was refused`, "auth");
       // A token's host: git would not follow the redirect either; fetchCommit asks where it points and
