@@ -122,6 +122,8 @@ export class GitHttpServer {
   readonly options: GitHttpServerOptions;
   requests: RequestRecord[] = [];
   bytesOut = 0;
+  /** TCP connections accepted since start or the last resetStats(). */
+  connections = 0;
   /** Marks this server's CGI processes in their environment, see processIds(). */
   readonly id = randomUUID();
 
@@ -143,6 +145,7 @@ export class GitHttpServer {
       });
     });
     this.server.on("connection", (socket) => {
+      this.connections++;
       this.sockets.add(socket);
       socket.once("close", () => this.sockets.delete(socket));
     });
@@ -222,6 +225,7 @@ export class GitHttpServer {
     this.requests = [];
     this.bytesOut = 0;
     this.received = 0;
+    this.connections = 0;
   }
 
   /**

@@ -168,7 +168,10 @@ async function receive(
   let indexer: Indexer | undefined;
   const slow = lowSpeedWatch(seconds, stop);
   try {
+    let indexed: Promise<void> | undefined;
     for await (const chunk of body) {
+      // After the pack: the response is still read to its end, so its connection can serve the next entry.
+      if (indexed) continue;
       slow.saw(chunk.length);
       for (const packet of reader.push(chunk)) {
         if (packet.kind === "delim") {
@@ -178,9 +181,12 @@ async function receive(
         if (packet.kind !== "data") {
           if (section !== "packfile" || !indexer)
             throw new GitError("the server's answer has no pack", "transient");
-          await indexer.done();
-          indexer = undefined;
-          return "fetched";
+          // No byte is due any more: indexing a large pack must not count as a slow transfer.
+          slow.stop();
+          indexed = indexer.done();
+          // Awaited once the response has ended; a failure meanwhile must not go unhandled.
+          indexed.catch(() => {});
+          break;
         }
         if (expectName) {
           const name = packet.payload.toString("utf8").trimEnd();
@@ -208,6 +214,10 @@ async function receive(
           throw new GitError(`remote: ${packet.payload.subarray(1).toString("utf8").trim()}`, "transient");
         }
       }
+    }
+    if (indexed) {
+      await indexed;
+      return "fetched";
     }
     if (section === undefined) return "use-git";
     throw new GitError("the server's answer ended before its pack did", "transient");
