@@ -12,6 +12,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import http from "node:http";
+import https from "node:https";
 import type { Socket } from "node:net";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -46,6 +47,8 @@ export interface GitHttpServerOptions {
   redirect?: (path: string) => string | undefined;
   /** Default 0 (a free port). */
   port?: number;
+  /** Serve https with this key and certificate (PEM), instead of plain http. */
+  tls?: { key: string; cert: string };
 }
 
 export interface RequestRecord {
@@ -138,12 +141,13 @@ export class GitHttpServer {
   constructor(options: GitHttpServerOptions) {
     this.options = { ...options, root: path.resolve(options.root) };
     this.throttle = new Throttle(() => this.options.bandwidthBytesPerSec);
-    this.server = http.createServer((req, res) => {
+    const serve = (req: http.IncomingMessage, res: http.ServerResponse) => {
       this.handle(req, res).catch((err: unknown) => {
         if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" }).end(`${String(err)}\n`);
         else res.destroy();
       });
-    });
+    };
+    this.server = options.tls ? https.createServer(options.tls, serve) : http.createServer(serve);
     this.server.on("connection", (socket) => {
       this.connections++;
       this.sockets.add(socket);
@@ -158,7 +162,7 @@ export class GitHttpServer {
 
   /** e.g. http://127.0.0.1:41234 — repos are at `${url}/<owner>/<name>.git`. */
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.options.tls ? "https" : "http"}://127.0.0.1:${this.port}`;
   }
 
   /**

@@ -2,7 +2,7 @@
 // counts, auth headers, servers that refuse SHA wants, fail, or die) plus secrets and the
 // concurrency bound. Real `tsx cli/stage.ts` children, real git, no mocks.
 
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { mkdir, readFile, readlink, writeFile } from "node:fs/promises";
@@ -1175,4 +1175,53 @@ describe("fetching directly (one request of the stager's own, where git would ma
       expect(await leftovers(path.join(dir, "deps"))).toEqual([]);
     });
   }
+});
+
+describe("fetching directly over https", () => {
+  let tls: { key: string; cert: string; certFile: string };
+  beforeAll(async () => {
+    const dir = await freshDir("tls");
+    const [keyFile, certFile] = [path.join(dir, "key.pem"), path.join(dir, "cert.pem")];
+    const made = spawnSync(
+      "openssl",
+      ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"]
+        .concat(["-keyout", keyFile, "-out", certFile, "-subj", "/CN=127.0.0.1"])
+        .concat(["-addext", "subjectAltName=IP:127.0.0.1"]),
+    );
+    if (made.status !== 0) throw new Error(`openssl: ${made.stderr}`);
+    tls = { key: readFileSync(keyFile, "utf8"), cert: readFileSync(certFile, "utf8"), certFile };
+  });
+
+  it("trusts what Node trusts: one connection for every entry, each one request", async () => {
+    const server = await serve({ tls });
+    const dest = path.join(await freshDir("tls-direct"), "deps");
+    // Node's CAs plus this one; git is not told, so only the stager's own requests can succeed.
+    const run = await stage(dest, manifestOf(many.slice(0, 3), "a"), server.url, {
+      env: { NODE_EXTRA_CA_CERTS: tls.certFile },
+      args: ["--concurrency", "1"],
+    });
+    expect(run.code, run.stderr).toBe(0);
+    for (const t of many.slice(0, 3))
+      expect(await diffAgainstCommit(dirOf(dest, t), t.fixture.dir, t.a), labelOf(t)).toEqual([]);
+    expect(server.requests.map((q) => q.method)).toEqual(["POST", "POST", "POST"]);
+    expect(server.connections).toBe(1);
+  });
+
+  it("a certificate Node refuses is left to git: refused there too it fails with git's reason; with GIT_SSL_CAINFO git fetches", async () => {
+    const server = await serve({ tls });
+    const dir = await freshDir("tls-git");
+    const refused = await stage(path.join(dir, "refused"), manifestOf([set.extra], "a"), server.url, {
+      args: ["--attempts", "1"],
+    });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      /SSL certificate problem|server certificate verification failed|self.signed/i,
+    );
+    expect(server.requests).toEqual([]); // neither got past the handshake
+    const trusted = await stage(path.join(dir, "trusted"), manifestOf([set.extra], "a"), server.url, {
+      env: { GIT_SSL_CAINFO: tls.certFile },
+    });
+    expect(trusted.code, trusted.stderr).toBe(0);
+    expect(requestsFor(server, set.extra.repo).map((q) => q.method)).toEqual(["GET", "POST"]);
+  });
 });
