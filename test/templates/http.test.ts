@@ -1108,6 +1108,24 @@ describe("fetching directly (one request of the stager's own, where git would ma
     }
   });
 
+  it("a repository config in the working directory (a CI checkout's extraheader) is not git fetch's, so not a reason", async () => {
+    const server = await serve();
+    const dir = await freshDir("direct-cwd");
+    const checkout = path.join(dir, "checkout");
+    await runGit(["init", "--quiet", checkout]);
+    await runGit([
+      "-C",
+      checkout,
+      "config",
+      "http.https://github.com/.extraheader",
+      "AUTHORIZATION: basic x",
+    ]);
+    const dest = path.join(dir, "deps");
+    const run = await stage(dest, manifestOf([set.extra], "a"), server.url, { cwd: checkout });
+    expect(run.code, run.stderr).toBe(0);
+    expect(requestsFor(server, set.extra.repo).map((q) => q.method)).toEqual(["POST"]);
+  });
+
   /** A server that answers 200 and then does `then` with the response (trickle it, hold it, cut it). */
   async function answering(then: (res: ServerResponse) => void): Promise<string> {
     const server = createServer((req, res) => {

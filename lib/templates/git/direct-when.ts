@@ -39,18 +39,20 @@ const decided = new WeakMap<GitRun, Promise<string | undefined>>();
 
 /**
  * Asked once per run: the user's own config (the run's environment without the entries the stager adds
- * after `userConfigCount`), read by the same git that would fetch.
+ * after `userConfigCount`), read by the same git that would fetch and as it would, in `gitDir` (one of
+ * the stager's bare repositories): not in the working directory, whose repository's own config (a CI
+ * checkout's extraheader, say) git fetch never reads.
  */
-export function directBlockerOf(run: GitRun): Promise<string | undefined> {
+export function directBlockerOf(run: GitRun, gitDir: string): Promise<string | undefined> {
   if (run.direct === false) return Promise.resolve("--fetch-with-git");
   let answer = decided.get(run);
   if (!answer) {
     answer = (async () => {
       let config = "";
       try {
-        config = (await git(["config", "--get-regexp", CONNECTION_CONFIG], userOnly(run))).stdout.toString(
-          "utf8",
-        );
+        config = (
+          await git(["--git-dir", gitDir, "config", "--get-regexp", CONNECTION_CONFIG], userOnly(run))
+        ).stdout.toString("utf8");
       } catch (err) {
         // Exit 1 is "no such key": the answer wanted. Anything else: leave it to git.
         if (!/exited 1\b/.test((err as Error).message))

@@ -76,7 +76,10 @@ export async function fetchCommit(
 async function fetchFrom(gitDir: string, url: string, sha: string, run: GitRun): Promise<FetchOutcome> {
   // One request and one process instead of git's two and five, where that is the same request (see
   // direct-when.ts); whatever it does not understand is left to git fetch, below.
-  if ((await directBlockerOf(run)) === undefined && (await fetchDirect(gitDir, url, sha, run)) === "fetched")
+  if (
+    (await directBlockerOf(run, gitDir)) === undefined &&
+    (await fetchDirect(gitDir, url, sha, run)) === "fetched"
+  )
     return {};
   const pin = noRedirectArgs(url, run);
   try {
