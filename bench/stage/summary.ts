@@ -35,7 +35,7 @@ function tableNotes({ runs, figures, machine }: StageResult): string[] {
   const probes = [...baseline, ...cold, ...runs.sweep, runs.profile].map((r) => r.createMsPerFile);
   return [
     `objects: baseline = counted in each clone before .git is deleted; * = computed on the server (head commit + its tree); full history is ${figures.objectsAll}.`,
-    "fetches = most git-remote-http processes alive at once. Baseline wall excludes the bench's object counting.",
+    "fetches = most git-remote-http processes alive at once (git's transfers; the stager's own fetch runs none). Baseline wall excludes the bench's object counting.",
     `server CPU (git-http-backend on these same cores; a real git host's own) per cold run ${fmtMs(median(cold.map((c) => c.cpu.serverMs)))}, per baseline run ${fmtMs(median(baseline.map((b) => b.cpu.serverMs)))}; cores busy (tree + server): cold ${median(cold.map(cores)).toFixed(2)}, baseline ${median(baseline.map(cores)).toFixed(2)} of ${machine.cpus}.`,
     `disk: creating an empty file took ${median(probes).toFixed(3)} ms (median; ${Math.min(...probes).toFixed(3)}–${Math.max(...probes).toFixed(3)}) just before each file-writing run.`,
   ];
