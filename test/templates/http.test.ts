@@ -1130,7 +1130,12 @@ describe("fetching directly (one request of the stager's own, where git would ma
   async function answering(then: (res: ServerResponse) => void): Promise<string> {
     const server = createServer((req, res) => {
       req.resume();
-      res.writeHead(200, { "content-type": "application/x-git-upload-pack-result" });
+      // A length, not chunks: each byte written is one byte on the wire, which is what the bound counts.
+      res.writeHead(200, {
+        "content-type": "application/x-git-upload-pack-result",
+        "content-length": "1000000",
+      });
+      res.flushHeaders();
       then(res);
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -1163,6 +1168,39 @@ describe("fetching directly (one request of the stager's own, where git would ma
     const run = await stage(path.join(await freshDir("trickle"), "deps"), manifestOf([set.extra], "a"), url, {
       args: ["--git-timeout-s", "2", "--attempts", "1"],
     });
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stderr).toMatch(/less than 1 byte a second for 2 s .*too slow/);
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
+  it("a server that trickles its status line and headers is cut off after the inactivity bound too", async () => {
+    const sockets: Socket[] = [];
+    const head = Buffer.from("HTTP/1.1 200 OK\r\ncontent-type: application/x-git-upload-pack-result\r\n\r\n");
+    const trickler = createNetServer((socket) => {
+      sockets.push(socket);
+      let at = 0;
+      const timer = setInterval(() => {
+        if (socket.destroyed || at >= head.length) return clearInterval(timer);
+        socket.write(head.subarray(at, ++at));
+      }, 1500);
+      socket.on("close", () => clearInterval(timer));
+      socket.on("error", () => {});
+    });
+    await new Promise<void>((r) => trickler.listen(0, "127.0.0.1", r));
+    cleanups.push(async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => trickler.close(() => r(undefined)));
+    });
+    const url = `http://127.0.0.1:${(trickler.address() as AddressInfo).port}`;
+    const started = Date.now();
+    const run = await stage(
+      path.join(await freshDir("trickle-head"), "deps"),
+      manifestOf([set.extra], "a"),
+      url,
+      {
+        args: ["--git-timeout-s", "2", "--attempts", "1"],
+      },
+    );
     expect(run.code, run.stderr).toBe(1);
     expect(run.stderr).toMatch(/less than 1 byte a second for 2 s .*too slow/);
     expect(Date.now() - started).toBeLessThan(15_000);

@@ -61,7 +61,14 @@ class Ended extends Error {
  * handshake failed: git then tries with its own settings and says what went wrong. Any silence longer
  * than the inactivity bound (connecting, handshaking, waiting, or between two chunks) ends it.
  */
-function post(url: URL, sha: string, run: GitRun, seconds: number, stop: AbortSignal) {
+function post(
+  url: URL,
+  sha: string,
+  run: GitRun,
+  seconds: number,
+  stop: AbortSignal,
+  saw: (n: number) => void,
+) {
   const body = requestBody(sha);
   const auth = run.authorizationFor?.(url.origin);
   return new Promise<{ res: IncomingMessage; auth: boolean; ended: () => Ended | undefined } | "use-git">(
@@ -87,6 +94,12 @@ function post(url: URL, sha: string, run: GitRun, seconds: number, stop: AbortSi
         ended ??= new Ended(failure);
         req.destroy(ended);
       };
+      // Every byte counts for the low-speed bound, the status line and headers too (as curl counts).
+      req.on("socket", (socket) => {
+        const onData = (chunk: Buffer) => saw(chunk.length);
+        socket.on("data", onData);
+        req.once("close", () => socket.off("data", onData));
+      });
       req.on("timeout", () => end(new GitError(silentMessage(seconds), "transient", "", !answered)));
       const onStop = () => end(stop.reason as GitError);
       if (stop.aborted) onStop();
@@ -129,8 +142,9 @@ export async function fetchDirect(
       stop.abort(new GitError(`fetch of ${redactUrl(url)}: over ${run.timeoutMs} ms in all`, "transient")),
     run.timeoutMs,
   );
+  const slow = lowSpeedWatch(seconds, stop);
   try {
-    const answer = await post(target, sha, run, seconds, stop.signal);
+    const answer = await post(target, sha, run, seconds, stop.signal, slow.saw);
     if (answer === "use-git") return answer;
     const { res } = answer;
     const status = res.statusCode ?? 0;
@@ -144,8 +158,9 @@ export async function fetchDirect(
         throw new GitError(`the server redirects (HTTP ${status})`, "transient", `returned error: ${status}`);
       return "use-git";
     }
-    return await receive(res, gitDir, run, seconds, stop, answer.ended);
+    return await receive(res, gitDir, run, slow, answer.ended);
   } finally {
+    slow.stop();
     clearTimeout(cap);
     run.signal?.removeEventListener("abort", onAbort);
   }
@@ -156,8 +171,7 @@ async function receive(
   body: IncomingMessage,
   gitDir: string,
   run: GitRun,
-  seconds: number,
-  stop: AbortController,
+  slow: LowSpeedWatch,
   ended: () => Ended | undefined,
 ): Promise<DirectOutcome> {
   const reader = new PktLineReader();
@@ -166,13 +180,11 @@ async function receive(
   let section: string | undefined;
   let expectName = true;
   let indexer: Indexer | undefined;
-  const slow = lowSpeedWatch(seconds, stop);
   try {
     let indexed: Promise<void> | undefined;
     for await (const chunk of body) {
       // After the pack: the response is still read to its end, so its connection can serve the next entry.
       if (indexed) continue;
-      slow.saw(chunk.length);
       for (const packet of reader.push(chunk)) {
         if (packet.kind === "delim") {
           expectName = true;
@@ -232,8 +244,6 @@ async function receive(
       throw new GitError(`the server's answer is malformed: ${err.message}`, "transient");
     }
     throw new GitError(`the connection failed mid-answer: ${(err as Error).message}`, "transient");
-  } finally {
-    slow.stop();
   }
 }
 
@@ -241,10 +251,13 @@ async function receive(
  * curl's low-speed bound, which git fetch runs with (env.ts): less than one byte a second over the
  * inactivity bound fails the transfer, so a server trickling a byte now and then cannot hold it for ever.
  */
+type LowSpeedWatch = ReturnType<typeof lowSpeedWatch>;
+
 function lowSpeedWatch(seconds: number, stop: AbortController) {
   let bytes = 0;
   const timer = setInterval(() => {
-    if (bytes < seconds)
+    // No byte at all is silence, the socket timeout's to report (as silence, which the run acts on).
+    if (bytes > 0 && bytes < seconds)
       stop.abort(
         new GitError(
           `less than 1 byte a second for ${seconds} s (the inactivity bound): too slow`,
