@@ -251,8 +251,6 @@ async function receive(
  * curl's low-speed bound, which git fetch runs with (env.ts): less than one byte a second over the
  * inactivity bound fails the transfer, so a server trickling a byte now and then cannot hold it for ever.
  */
-type LowSpeedWatch = ReturnType<typeof lowSpeedWatch>;
-
 function lowSpeedWatch(seconds: number, stop: AbortController) {
   let bytes = 0;
   const timer = setInterval(() => {
@@ -273,6 +271,8 @@ function lowSpeedWatch(seconds: number, stop: AbortController) {
     stop: () => clearInterval(timer),
   };
 }
+
+type LowSpeedWatch = ReturnType<typeof lowSpeedWatch>;
 
 interface Indexer {
   write(data: Buffer): Promise<void>;
