@@ -9,23 +9,14 @@
  * `git cat-file` (which builds it in git's memory, as before).
  */
 import { createHash } from "node:crypto";
-import {
-  closeSync,
-  createReadStream,
-  existsSync,
-  fstatSync,
-  openSync,
-  readdirSync,
-  readSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, createReadStream, existsSync, fstatSync, openSync, readdirSync, readSync } from "node:fs";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createInflate, inflateSync } from "node:zlib";
 import { TreeError } from "../tree";
 import { applyDelta, BadDelta, deltaResultSize } from "./delta";
 import { PackIndex, UnknownPackIndex } from "./pack-index";
-import type { BlobSink } from "./requests";
+import { type BlobSink, writeFully } from "./requests";
 
 const TYPES = ["", "commit", "tree", "blob", "tag"] as const;
 const OFS_DELTA = 6;
@@ -82,6 +73,13 @@ export interface BlobStreamer {
   close(): Promise<void>;
 }
 
+/** An object located: where, its own header, and its type (a delta's is its chain's base's). */
+interface Found {
+  at: Located;
+  head: Header;
+  type: string;
+}
+
 interface Loaded {
   type: string;
   data: Buffer;
@@ -102,7 +100,7 @@ export class PackStore {
   /** Rebuilt objects by pack and offset (see CACHE_BYTES), oldest first. */
   private readonly cache = new Map<Pack, Map<number, Loaded>>();
   /** Each id asked for: where it is and its type, found once (the walk asks, then writeBlobs again). */
-  private readonly found = new Map<string, { at: Located; type: string } | undefined>();
+  private readonly found = new Map<string, Found | undefined>();
   private cached = 0;
   private fallback: BlobStreamer | undefined;
 
@@ -166,8 +164,7 @@ export class PackStore {
       const found = this.find(sink.oid);
       if (!found) throw new TreeError(`blob ${sink.oid} is not among the fetched objects`);
       if (found.type !== "blob") throw new TreeError(`${sink.oid} is a ${found.type}, not a blob`);
-      const { at } = found;
-      const head = header(at);
+      const { at, head } = found;
       if (head.kind === 3 && head.size > STREAM_BYTES) {
         await streamWhole(at, head, sink);
         continue;
@@ -194,10 +191,11 @@ export class PackStore {
   }
 
   /** Where `oid` is and what type it has, or undefined when no pack has it. */
-  private find(oid: string): { at: Located; type: string } | undefined {
+  private find(oid: string): Found | undefined {
     if (this.found.has(oid)) return this.found.get(oid);
     const at = this.locate(oid);
-    const found = at && { at, type: this.typeOf(at) };
+    const head = at && header(at);
+    const found = at && head && { at, head, type: this.typeOf(at, head) };
     this.found.set(oid, found);
     return found;
   }
@@ -223,8 +221,8 @@ export class PackStore {
     return head.base;
   }
 
-  private typeOf(at: Located): string {
-    let head = header(at);
+  private typeOf(at: Located, own: Header): string {
+    let head = own;
     for (let depth = 0; head.kind >= OFS_DELTA; depth++) {
       if (depth > MAX_CHAIN) throw new PackReadError(`${at.pack.path}: delta chain at ${at.offset} loops`);
       head = header(this.baseOf(at, head));
@@ -337,7 +335,7 @@ function inflateAt(at: Located, head: Header): Buffer {
 function writeBlob(sink: BlobSink, data: Buffer): void {
   const fd = sink.open();
   try {
-    for (let at = 0; at < data.length; ) at += writeSync(fd, data, at);
+    writeFully(fd, data);
     sink.written?.(data);
   } catch (err) {
     closeSync(fd);
@@ -361,7 +359,7 @@ async function streamWhole(at: Located, head: Header, sink: BlobSink): Promise<v
           size += chunk.length;
           if (size > head.size)
             throw new PackReadError(`blob ${sink.oid} is longer in its pack than its header says`);
-          for (let done = 0; done < chunk.length; ) done += writeSync(fd, chunk, done);
+          writeFully(fd, chunk);
           sink.written?.(chunk);
           hash.update(chunk);
         }

@@ -18,6 +18,11 @@ export interface BlobSink {
 
 const ignored = { data: () => {}, end: () => {} };
 
+/** All of `chunk` into `fd`: writeSync may write less than asked. */
+export function writeFully(fd: number, chunk: Uint8Array): void {
+  for (let at = 0; at < chunk.length; ) at += writeSync(fd, chunk, at);
+}
+
 type Request = (pending: Pending) => void;
 
 /** The object's type, or undefined when absent; its content is not read ("command" mode only). */
@@ -118,7 +123,7 @@ function blobRequest(
           try {
             // Synchronous: the pipe is not read again until the chunk is on disk, so git is held
             // back instead of its output piling up here.
-            for (let at = 0; at < chunk.length; ) at += writeSync(fd, chunk, at);
+            writeFully(fd, chunk);
             sink.written?.(chunk);
           } catch (err) {
             fail(err);
