@@ -15,7 +15,7 @@
  */
 import http, { type IncomingMessage } from "node:http";
 import https from "node:https";
-import { userOnly } from "./direct-when";
+import { userOnly } from "./env";
 import { classifyGitFailure, GitError, redactUrl } from "./failure";
 import { PktLineError, PktLineReader, pktLine } from "./pkt-line";
 import { DEFAULT_INACTIVITY_S, type GitRun, killGroup, spawnGit } from "./process";

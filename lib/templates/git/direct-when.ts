@@ -4,6 +4,7 @@
  * any other http.* setting is git's to honour, so any of them, in the environment or in the user's git
  * config, leaves every fetch of the run to git.
  */
+import { userOnly } from "./env";
 import { type GitRun, git } from "./process";
 
 /** Environment variables that change how git (curl) connects. */
@@ -18,21 +19,6 @@ export function directBlocker(env: NodeJS.ProcessEnv, userConfig: string): strin
   const key = userConfig.split("\n").find((line) => line.trim() !== "");
   if (key) return `git config sets ${key.split(" ")[0]}`;
   return undefined;
-}
-
-/**
- * The run with only the caller's own git config: without what the stager adds (its tokens' headers
- * among it), for a git that needs none of it.
- */
-export function userOnly(run: GitRun): GitRun {
-  const own = run.userConfigCount ?? 0;
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(run.env)) {
-    const n = /^GIT_CONFIG_(KEY|VALUE)_(\d+)$/.exec(key)?.[2];
-    if (n === undefined || Number(n) < own) env[key] = value;
-  }
-  env.GIT_CONFIG_COUNT = String(own);
-  return { ...run, env };
 }
 
 const decided = new WeakMap<GitRun, Promise<string | undefined>>();

@@ -116,3 +116,18 @@ export function gitRun(opts: {
     signal: opts.signal,
   };
 }
+
+/**
+ * The run with only the caller's own git config: without what the stager adds (its tokens' headers
+ * among it), for a git that needs none of it.
+ */
+export function userOnly(run: GitRun): GitRun {
+  const own = run.userConfigCount ?? 0;
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(run.env)) {
+    const n = /^GIT_CONFIG_(KEY|VALUE)_(\d+)$/.exec(key)?.[2];
+    if (n === undefined || Number(n) < own) env[key] = value;
+  }
+  env.GIT_CONFIG_COUNT = String(own);
+  return { ...run, env };
+}
