@@ -180,6 +180,8 @@ async function receive(
   let section: string | undefined;
   let expectName = true;
   let indexer: Indexer | undefined;
+  // The sideband of the packet being read: its first byte, which only its first piece carries.
+  let band: number | undefined;
   try {
     let indexed: Promise<void> | undefined;
     for await (const chunk of body) {
@@ -201,7 +203,8 @@ async function receive(
           break;
         }
         if (expectName) {
-          const name = packet.payload.toString("utf8").trimEnd();
+          // A name is short, so always whole (pkt-line.ts); a piece means this is no v2 answer.
+          const name = packet.first && packet.last ? packet.payload.toString("utf8").trimEnd() : "";
           if (!SECTIONS.has(name)) {
             // A commit the server does not have is final, as git would find (one request less).
             if (section === undefined && /^ERR /.test(name) && classifyGitFailure(name) === "missing-ref")
@@ -218,12 +221,13 @@ async function receive(
           continue;
         }
         if (section !== "packfile") continue;
-        const band = packet.payload[0];
+        if (packet.first) band = packet.payload[0];
+        const data = packet.first ? packet.payload.subarray(1) : packet.payload;
         if (band === 1) {
           indexer ??= startIndexer(gitDir, run);
-          await indexer.write(packet.payload.subarray(1));
+          await indexer.write(data);
         } else if (band === 3) {
-          throw new GitError(`remote: ${packet.payload.subarray(1).toString("utf8").trim()}`, "transient");
+          throw new GitError(`remote: ${data.toString("utf8").trim()}`, "transient");
         }
       }
     }
