@@ -1,6 +1,6 @@
 // The drift check against registries that misbehave: never answering, trickling, listing what they cannot
 // serve, listing 100,000 tags. Each is a real HTTP server on 127.0.0.1 written for the test
-// (test/support/misbehaving-registry.ts); the check runs as the CLI runs it (runDriftCli, OciBackend, its undici transport).
+// (test/support/misbehaving-registry.ts); the check runs as the CLI runs it (runDriftCli, OciBackend, its node:http transport).
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";

@@ -35,7 +35,7 @@ beforeAll(async () => {
       created: new Date().toISOString(),
     });
     digests.push(img.digest);
-    // Resolved by HEAD, which undici would otherwise follow by closing the connection.
+    // Resolved by HEAD: each must leave its connection open for the next request.
     await pushCacheImage(registry.url, `molecule-ai/svc-${i}`, CACHE_TAG);
   }
 });

@@ -239,19 +239,22 @@ describe("failures are CheckErrors, after retries", () => {
       let stopped = false;
       // Stops the registry right after the tag list arrived: every manifest request after it meets a closed port.
       const wire = httpTransport(4);
-      const thenStop: Transport = async (req) => {
-        const res = await wire(req);
-        if (stopped || !req.url.pathname.endsWith("/tags/list")) return res;
-        stopped = true;
-        const chunks: Uint8Array[] = [];
-        for await (const chunk of res.body) chunks.push(chunk);
-        await doomed.stop();
-        return {
-          ...res,
-          body: (async function* () {
-            yield* chunks;
-          })(),
-        };
+      const thenStop: Transport = (req) => {
+        const call = wire(req);
+        const answer = call.answer.then(async (res) => {
+          if (stopped || !req.url.pathname.endsWith("/tags/list")) return res;
+          stopped = true;
+          const chunks: Uint8Array[] = [];
+          for await (const chunk of res.body) chunks.push(chunk);
+          await doomed.stop();
+          return {
+            ...res,
+            body: (async function* () {
+              yield* chunks;
+            })(),
+          };
+        });
+        return { ...call, answer };
       };
       const err = await rejection(
         backend(doomed.host, { transport: thenStop, attempts: 2 }).describe(repo, ["a"]),

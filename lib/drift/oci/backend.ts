@@ -75,7 +75,7 @@ export interface OciBackendOptions {
   timeoutMs?: number;
   /** Tries per request on 429, 5xx, network errors and timeouts; default 4. */
   attempts?: number;
-  /** How requests go on the wire; default httpTransport() (undici, one keep-alive pool per backend). */
+  /** How requests go on the wire; default httpTransport() (node:http, one keep-alive Agent per backend). */
   transport?: Transport;
   /** Manifest and config requests in flight per describe(); default 4. */
   concurrency?: number;

@@ -21,10 +21,13 @@ function scripted(answers: Array<Response | ((signal: AbortSignal) => Promise<Re
 
 /** A fetch() as a Transport, so the scripted answers above are Responses. */
 function fetchTransport(f: typeof fetch): Transport {
-  return async ({ method, url, headers, signal }) => {
-    const res = await f(url, { method, headers, signal });
-    const body = res.body ?? (async function* () {})();
-    return { status: res.status, headers: res.headers, body, discard: () => void res.body?.cancel() };
+  return ({ method, url, headers, signal }) => {
+    const own = new AbortController();
+    const answer = f(url, { method, headers, signal: AbortSignal.any([signal, own.signal]) }).then((res) => {
+      const body = res.body ?? (async function* () {})();
+      return { status: res.status, headers: res.headers, body, discard: () => void res.body?.cancel() };
+    });
+    return { answer, cancel: (reason) => own.abort(reason) };
   };
 }
 

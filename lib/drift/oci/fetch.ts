@@ -3,15 +3,13 @@
  * lib/retry when the answer is 429 or 5xx, or the attempt met a network error or its deadline: after what
  * Retry-After asks (within a cap), else a jittered doubling backoff. Reads the body.
  *
- * The deadline is a timer calling abort() on a controller of this attempt, cleared when the attempt ends:
- * the event loop holds a pending timer strongly. Not AbortSignal.any([signal, AbortSignal.timeout()]):
- * Node 20 can garbage-collect that timeout signal, and a registry that never answers then hangs the
- * check for good.
+ * The deadline is a timer cancelling the attempt's call, cleared when the attempt ends: the event loop
+ * holds a pending timer strongly. Not AbortSignal.any([signal, AbortSignal.timeout()]): Node 20 can
+ * garbage-collect that timeout signal, and a registry that never answers then hangs the check for good.
  */
 import { retry } from "../../retry/retry";
 import { retryAfterMs } from "../../retry/retry-after";
 import { describeErrors } from "./body";
-import { follow } from "./context";
 import type { Answer, ReplyHeaders, Transport } from "./transport";
 
 const USER_AGENT = "molecule-images-drift";
@@ -97,17 +95,16 @@ async function attempt(
   headers: Record<string, string>,
   signal: AbortSignal,
 ): Promise<Reply> {
-  const attemptAbort = new AbortController();
   let timedOut = false;
   let answered: number | undefined;
+  const call = policy.transport({ method, url, headers, signal });
   const timer = setTimeout(() => {
     timedOut = true;
-    attemptAbort.abort(new DOMException(`no answer within ${policy.timeoutMs} ms`, "TimeoutError"));
+    call.cancel(new DOMException(`no answer within ${policy.timeoutMs} ms`, "TimeoutError"));
   }, policy.timeoutMs);
-  const unfollow = follow(signal, attemptAbort);
   let reply: Reply;
   try {
-    const res = await policy.transport({ method, url, headers, signal: attemptAbort.signal });
+    const res = await call.answer;
     answered = res.status;
     // The body is read under the same deadline: a timeout, a trickle or a reset while reading it is
     // retried too.
@@ -124,7 +121,6 @@ async function attempt(
     );
   } finally {
     clearTimeout(timer);
-    unfollow();
   }
   if (reply.status !== 429 && reply.status < 500) return reply;
   throw new Retryable(
@@ -148,7 +144,7 @@ async function readBody(res: Answer, max: number, what: string): Promise<Buffer>
   return Buffer.concat(chunks, size);
 }
 
-/** A network failure in words, with the system's code (fetch puts it on `cause`, undici on the error). */
+/** A network failure in words, with the system's code (fetch puts it on `cause`, node:http on the error). */
 export function describeNetworkError(err: unknown): string {
   const e = err as { code?: unknown; cause?: { code?: unknown } } | undefined;
   const cause = typeof e?.code === "string" ? e : e?.cause;
@@ -159,7 +155,6 @@ export function describeNetworkError(err: unknown): string {
       ENOTFOUND: "host not found",
       EAI_AGAIN: "DNS lookup failed",
       ETIMEDOUT: "connection timed out",
-      UND_ERR_SOCKET: "connection closed",
     };
     return `${names[cause.code] ?? "network error"} (${cause.code})`;
   }

@@ -1,17 +1,22 @@
 /**
- * How one attempt of a registry request goes on the wire. The default is undici's request() over one
- * keep-alive Agent per backend: a drift check makes hundreds of small requests, and fetch() spends about
- * three times its CPU on each (bench:drift measured 0.8 ms per request, most of it fetch's Response and
- * Headers machinery), the largest part of what kept 50 repositories on one thread from finishing in 2x one.
+ * How one attempt of a registry request goes on the wire: node:http on one keep-alive Agent per backend
+ * and scheme. A drift check is hundreds of small requests on one thread, so their CPU is its time: fetch()
+ * cost about three times undici's request(), and undici, in turn, cost more per request than node:http
+ * (bench:drift: 50 repositories 15 % slower) and about 60 ms of every drift command's start-up to load.
  *
- * What fetch gave for free is kept: redirects are followed (object-storage-backed registries redirect blob
- * GETs), at most MAX_REDIRECTS of them, and undici's redirect handler drops Authorization, Cookie and
- * Proxy-Authorization when a redirect leaves the origin, so a token never reaches the storage host.
+ * What those libraries gave for free is kept here: redirects are followed (object-storage-backed
+ * registries redirect blob GETs), at most MAX_REDIRECTS of them, only to http(s), and Authorization, Cookie
+ * and Proxy-Authorization are dropped once a redirect leaves the origin, so a token never reaches the
+ * storage host.
  */
-import { Agent, type Dispatcher, interceptors, request } from "undici";
+import http, { type ClientRequest, type IncomingMessage } from "node:http";
+import https from "node:https";
 
-/** Enough for a registry, then a CDN; a loop ends as an error. */
+/** Enough for a registry, then a CDN; past it, the redirect itself is the answer (an unexpected status). */
 export const MAX_REDIRECTS = 5;
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+const ORIGIN_BOUND_HEADERS = new Set(["authorization", "cookie", "proxy-authorization"]);
 
 /** What a reply's headers are asked for. */
 export interface ReplyHeaders {
@@ -21,7 +26,7 @@ export interface ReplyHeaders {
 export interface Answer {
   status: number;
   headers: ReplyHeaders;
-  /** The body's chunks; aborting the request's signal ends them with an error. */
+  /** The body's chunks; cancelling the call (or aborting its signal) ends them with an error. */
   body: AsyncIterable<Uint8Array>;
   /** Frees the connection when the body is not wanted (or is cut off). */
   discard(): void;
@@ -31,37 +36,102 @@ export interface Outgoing {
   method: string;
   url: URL;
   headers: Record<string, string>;
+  /** The caller's: aborting it ends the request, or its body, at once. */
   signal: AbortSignal;
 }
 
-export type Transport = (req: Outgoing) => Promise<Answer>;
+/**
+ * One attempt in flight. cancel() ends it like the signal, for the attempt's own deadline: a handle, not
+ * an AbortController per attempt, which with its listeners was 6 % of a check's CPU.
+ */
+export interface Call {
+  answer: Promise<Answer>;
+  cancel(reason: Error): void;
+}
+
+export type Transport = (req: Outgoing) => Call;
 
 /**
- * undici request() on a dispatcher of its own, its idle connections kept for the next request. At most
- * `connections` per origin: without a cap, a request sent while another's finished connection waits its
- * turn to be reused opens one more (bench:drift saw 200 connections for 128 requests in flight).
+ * node:http with idle connections kept for the next request, at most `connections` per origin: without
+ * a cap, a burst of requests opens one connection each, however many are about to come free.
  */
 export function httpTransport(connections: number): Transport {
-  const dispatcher: Dispatcher = new Agent({ keepAliveTimeout: 10_000, connections }).compose(
-    interceptors.redirect({ maxRedirections: MAX_REDIRECTS }),
-  );
-  return async ({ method, url, headers, signal }) => {
-    const res = await request(url, {
-      method: method as Dispatcher.HttpMethod,
-      headers,
-      signal,
-      dispatcher,
-      // undici closes the connection after every HEAD, in case the server sends a body anyway; each
-      // tag resolved by HEAD would then pay a new TCP (and TLS) handshake. A registry that did send one
-      // breaks only the next answer on that connection, which fails to parse and is retried.
-      reset: false,
-    });
-    return {
-      status: res.statusCode,
-      headers: headerView(res.headers),
-      body: res.body,
-      discard: () => res.body.destroy(),
+  // Idle keep-alive sockets are unref'd by the Agent, so they never hold a finished check open.
+  const agents = {
+    "http:": new http.Agent({ keepAlive: true, maxSockets: connections }),
+    "https:": new https.Agent({ keepAlive: true, maxSockets: connections }),
+  };
+  return ({ method, url, headers, signal }) => {
+    let current: ClientRequest | undefined;
+    let response: IncomingMessage | undefined;
+    let cancelled: Error | undefined;
+    const send = (verb: string, to: URL, sent: Record<string, string>) =>
+      new Promise<IncomingMessage>((resolve, reject) => {
+        const scheme = to.protocol === "https:" ? "https:" : "http:";
+        current = (scheme === "https:" ? https : http).request(to, {
+          method: verb,
+          headers: sent,
+          agent: agents[scheme],
+          signal,
+        });
+        current.once("response", resolve);
+        current.once("error", reject);
+        current.end();
+        if (cancelled) current.destroy(cancelled);
+      });
+    const answer = async (): Promise<Answer> => {
+      let verb = method;
+      let to = url;
+      let sent = headers;
+      for (let hop = 0; ; hop++) {
+        const res = await send(verb, to, sent);
+        response = res;
+        const next = hop < MAX_REDIRECTS ? redirectTarget(res, to) : undefined;
+        if (!next) return answerOf(res);
+        // The redirect's own body is not wanted; reading it off lets its connection serve the next hop.
+        res.resume();
+        if (next.origin !== to.origin) sent = withoutOriginBound(sent);
+        if (res.statusCode === 303 && verb !== "HEAD") verb = "GET";
+        to = next;
+      }
     };
+    return {
+      answer: answer(),
+      cancel(reason) {
+        cancelled = reason;
+        // The response too: destroying only the request would end its body with "aborted", not the reason.
+        response?.destroy(reason);
+        current?.destroy(reason);
+      },
+    };
+  };
+}
+
+/** Where a redirect leads, if `res` is one that can be followed (with a Location, to http or https). */
+function redirectTarget(res: IncomingMessage, from: URL): URL | undefined {
+  const location = res.headers.location;
+  if (!REDIRECT_STATUSES.has(res.statusCode ?? 0) || !location) return undefined;
+  let next: URL;
+  try {
+    next = new URL(location, from);
+  } catch {
+    return undefined;
+  }
+  return next.protocol === "http:" || next.protocol === "https:" ? next : undefined;
+}
+
+function withoutOriginBound(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(headers).filter(([k]) => !ORIGIN_BOUND_HEADERS.has(k.toLowerCase())),
+  );
+}
+
+function answerOf(res: IncomingMessage): Answer {
+  return {
+    status: res.statusCode ?? 0,
+    headers: headerView(res.headers),
+    body: res,
+    discard: () => res.destroy(),
   };
 }
 
