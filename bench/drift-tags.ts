@@ -13,6 +13,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { DRIFT_V8_FLAGS } from "../lib/drift/v8-flags";
 import { startTagListingRegistry } from "../test/support/misbehaving-registry";
 import { intOption } from "./lib/args";
 import { fmtSeconds } from "./lib/format";
@@ -42,6 +43,7 @@ async function timedDrift(outputs: string, timeFile: string) {
         "-o",
         timeFile,
         process.execPath,
+        ...DRIFT_V8_FLAGS,
         "--import",
         "tsx",
         "cli/drift.ts",

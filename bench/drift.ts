@@ -19,6 +19,7 @@
 import { parseArgs } from "node:util";
 import { DEFAULT_DRIFT_CONCURRENCY } from "../lib/drift/check";
 import { OCI_DEFAULTS } from "../lib/drift/oci";
+import { DRIFT_V8_FLAGS, missingDriftFlags } from "../lib/drift/v8-flags";
 import { type LocalRegistry, startRegistry } from "../test/support/oci-registry";
 import { type Figures, figures, GOAL_RATIO, type Run, type SingleRun } from "./drift/figures";
 import { measureCheck, type Setup } from "./drift/measure";
@@ -89,6 +90,13 @@ async function rounds(setup: Setup, expected: Expected[], opts: Options) {
 
 async function main(): Promise<number> {
   const opts = parseOptions();
+  // Measured in this process, so it must be set up as `npm run drift` is, or the figures are another program's.
+  const missing = missingDriftFlags(process.execArgv);
+  if (missing.length > 0) {
+    throw new Error(
+      `node runs without ${missing.join(" ")}, which npm run drift sets: use npm run bench:drift`,
+    );
+  }
   let registry: LocalRegistry | undefined;
   let remote: Remote | undefined;
   // Ctrl-C must not leave the registry (or its temp dir) behind.
@@ -114,6 +122,7 @@ async function main(): Promise<number> {
     const file = await writeOutJson("drift.json", {
       date: new Date().toISOString(),
       machine: briefMachine(),
+      nodeFlags: DRIFT_V8_FLAGS,
       workload: {
         registry: "docker-registry (CNCF distribution) 2.8.2 on 127.0.0.1",
         repositories: opts.repos,
