@@ -53,6 +53,13 @@ beforeAll(async () => {
     if (kind === "see-other") return redirect(303, "/final");
     if (kind === "loop") return redirect(302, `/loop/${Number(n) + 1}`);
     if (kind === "ftp") return redirect(302, "ftp://127.0.0.1/x");
+    if (kind === "moved-trickling") {
+      // A redirect whose body never ends, to a path that never answers.
+      res.writeHead(302, { location: "/hang" });
+      res.write("moving");
+      return;
+    }
+    if (kind === "hang") return;
     if (kind === "trickle") {
       res.writeHead(200);
       res.write("first");
@@ -111,6 +118,16 @@ describe("httpTransport", () => {
     const body = text(await signalled.answer);
     abort.abort(new Error("check ended"));
     await expect(body).rejects.toThrow();
+  });
+
+  it("cancel() after a redirect whose body never ended rejects the next hop, and the redirect's end is harmless", async () => {
+    const call = send("/moved-trickling");
+    await new Promise((r) => setTimeout(r, 50));
+    call.cancel(new Error("deadline passed"));
+    await expect(call.answer).rejects.toThrow("deadline passed");
+    // The redirect's connection, cut mid-body: nothing of it may surface as an uncaught error.
+    registry.server.closeAllConnections();
+    await new Promise((r) => setTimeout(r, 50));
   });
 
   it("cancel() before the answer rejects it", async () => {

@@ -75,7 +75,8 @@ export function httpTransport(connections: number): Transport {
           signal,
         });
         current.once("response", resolve);
-        current.once("error", reject);
+        // `on`, not `once`: should a second error follow the first, an unheard 'error' event would throw.
+        current.on("error", reject);
         current.end();
         if (cancelled) current.destroy(cancelled);
       });
@@ -85,9 +86,11 @@ export function httpTransport(connections: number): Transport {
       let sent = headers;
       for (let hop = 0; ; hop++) {
         const res = await send(verb, to, sent);
-        response = res;
         const next = hop < MAX_REDIRECTS ? redirectTarget(res, to) : undefined;
-        if (!next) return answerOf(res);
+        if (!next) {
+          response = res;
+          return answerOf(res);
+        }
         // The redirect's own body is not wanted; reading it off lets its connection serve the next hop.
         res.resume();
         if (next.origin !== to.origin) sent = withoutOriginBound(sent);
