@@ -103,6 +103,19 @@ describe("fetchRetrying", () => {
     expect(describeNetworkError(new Error("boom"))).toBe("network error (boom)");
   });
 
+  it("a transport that throws as it sends fails that attempt like a network error, and is retried", async () => {
+    let calls = 0;
+    const throwing: Transport = () => {
+      calls++;
+      throw Object.assign(new Error("bad header"), { code: "ERR_INVALID_CHAR" });
+    };
+    const p = policy(scripted([]).impl, { transport: throwing, attempts: 2 });
+    await expect(fetchRetrying(p, "GET", URL_, {}, NEVER)).rejects.toThrow(
+      "GET /v2/a/tags/list: network error (ERR_INVALID_CHAR) after 2 attempts",
+    );
+    expect(calls).toBe(2);
+  });
+
   it("the caller's signal ends it at once with its reason, mid-request or mid-backoff", async () => {
     const abort = new AbortController();
     const f = scripted([hang]);

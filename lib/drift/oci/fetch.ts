@@ -10,7 +10,7 @@
 import { retry } from "../../retry/retry";
 import { retryAfterMs } from "../../retry/retry-after";
 import { describeErrors } from "./body";
-import type { Answer, ReplyHeaders, Transport } from "./transport";
+import type { Answer, Call, ReplyHeaders, Transport } from "./transport";
 
 const USER_AGENT = "molecule-images-drift";
 
@@ -97,13 +97,15 @@ async function attempt(
 ): Promise<Reply> {
   let timedOut = false;
   let answered: number | undefined;
-  const call = policy.transport({ method, url, headers, signal });
+  let call: Call | undefined;
   const timer = setTimeout(() => {
     timedOut = true;
-    call.cancel(new DOMException(`no answer within ${policy.timeoutMs} ms`, "TimeoutError"));
+    call?.cancel(new DOMException(`no answer within ${policy.timeoutMs} ms`, "TimeoutError"));
   }, policy.timeoutMs);
   let reply: Reply;
   try {
+    // Inside the try: a transport that throws as it sends fails the attempt like one that rejects.
+    call = policy.transport({ method, url, headers, signal });
     const res = await call.answer;
     answered = res.status;
     // The body is read under the same deadline: a timeout, a trickle or a reset while reading it is
