@@ -9,8 +9,8 @@
  * and Proxy-Authorization are dropped once a redirect leaves the origin, so a token never reaches the
  * storage host.
  */
-import http, { type ClientRequest, type IncomingMessage } from "node:http";
-import https from "node:https";
+import type { ClientRequest, IncomingMessage } from "node:http";
+import { keepAliveAgents, requestOn } from "../../http/agents";
 
 /** Enough for a registry, then a CDN; past it, the redirect itself is the answer (an unexpected status). */
 export const MAX_REDIRECTS = 5;
@@ -56,24 +56,14 @@ export type Transport = (req: Outgoing) => Call;
  * a cap, a burst of requests opens one connection each, however many are about to come free.
  */
 export function httpTransport(connections: number): Transport {
-  // Idle keep-alive sockets are unref'd by the Agent, so they never hold a finished check open.
-  const agents = {
-    "http:": new http.Agent({ keepAlive: true, maxSockets: connections }),
-    "https:": new https.Agent({ keepAlive: true, maxSockets: connections }),
-  };
+  const agents = keepAliveAgents(connections);
   return ({ method, url, headers, signal }) => {
     let current: ClientRequest | undefined;
     let response: IncomingMessage | undefined;
     let cancelled: Error | undefined;
     const send = (verb: string, to: URL, sent: Record<string, string>) =>
       new Promise<IncomingMessage>((resolve, reject) => {
-        const scheme = to.protocol === "https:" ? "https:" : "http:";
-        current = (scheme === "https:" ? https : http).request(to, {
-          method: verb,
-          headers: sent,
-          agent: agents[scheme],
-          signal,
-        });
+        current = requestOn(agents, to, { method: verb, headers: sent, signal });
         current.once("response", resolve);
         // `on`, not `once`: should a second error follow the first, an unheard 'error' event would throw.
         current.on("error", reject);

@@ -13,8 +13,8 @@
  * a pack indexed, a commit the server says it does not have, a token refused, and silence (bounded like
  * git: nothing at all for the inactivity bound, or less than a byte a second over it).
  */
-import http, { type IncomingMessage } from "node:http";
-import https from "node:https";
+import type { IncomingMessage } from "node:http";
+import { keepAliveAgents, requestOn } from "../../http/agents";
 import { userOnly } from "./env";
 import { classifyGitFailure, GitError, redactUrl } from "./failure";
 import { PktLineError, PktLineReader, pktLine } from "./pkt-line";
@@ -24,13 +24,8 @@ export type DirectOutcome = "fetched" | "use-git";
 
 const SECTIONS = new Set(["acknowledgments", "shallow-info", "wanted-refs", "packfile"]);
 
-// node:http, not undici: it is part of Node's start-up snapshot, where undici costs a command about
-// 60 ms to compile (bundled) or 90 ms to load, on every start. Idle keep-alive sockets are unref'd, so
-// they never hold a finished run open; one TLS handshake per host serves the run's entries.
-const agents = {
-  "http:": new http.Agent({ keepAlive: true }),
-  "https:": new https.Agent({ keepAlive: true }),
-};
+// Kept alive: one TLS handshake per host serves the run's entries.
+const agents = keepAliveAgents();
 
 function requestBody(sha: string): string {
   return [
@@ -75,10 +70,8 @@ function post(
     (resolve, reject) => {
       let ended: Ended | undefined;
       let answered = false;
-      const protocol = url.protocol === "https:" ? "https:" : "http:";
-      const req = (protocol === "https:" ? https : http).request(url, {
+      const req = requestOn(agents, url, {
         method: "POST",
-        agent: agents[protocol],
         timeout: seconds * 1000,
         headers: {
           "content-type": "application/x-git-upload-pack-request",
