@@ -1050,17 +1050,22 @@ describe("memory", () => {
 });
 
 describe("concurrency", () => {
-  it("never runs more than --concurrency git processes at once", async () => {
+  /** Stages `many` at --concurrency 2 under a git wrapper logging every call, each request 100 ms late. */
+  async function stageLogged(name: string, args: string[]) {
     // Latency makes every fetch long enough for overlaps to be visible in the wrapper's log.
     const server = await serve({ latencyMs: 100 });
-    const dir = await freshDir("concurrency");
+    const dir = await freshDir(name);
     const git = await createGitWrapper(path.join(dir, "wrapper"));
     const run = await stage(path.join(dir, "deps"), manifestOf(many, "a"), server.url, {
       pathPrefix: git.binDir,
-      args: ["--concurrency", "2", "--fetch-with-git"],
+      args: ["--concurrency", "2", ...args],
     });
     expect(run.code, run.stderr).toBe(0);
-    const calls = await git.calls();
+    return { server, calls: await git.calls() };
+  }
+
+  it("never runs more than --concurrency git processes at once", async () => {
+    const { calls } = await stageLogged("concurrency", ["--fetch-with-git"]);
     expect(calls.filter((c) => c.argv.includes("fetch"))).toHaveLength(many.length);
     expect(calls.every((c) => c.endMs !== undefined)).toBe(true);
     // Exactly 2: never more, and the bound is actually used (the run is parallel at all).
@@ -1068,15 +1073,7 @@ describe("concurrency", () => {
   });
 
   it("fetching directly, never runs more than --concurrency index-packs, one per entry", async () => {
-    const server = await serve({ latencyMs: 100 });
-    const dir = await freshDir("concurrency-direct");
-    const git = await createGitWrapper(path.join(dir, "wrapper"));
-    const run = await stage(path.join(dir, "deps"), manifestOf(many, "a"), server.url, {
-      pathPrefix: git.binDir,
-      args: ["--concurrency", "2"],
-    });
-    expect(run.code, run.stderr).toBe(0);
-    const calls = await git.calls();
+    const { server, calls } = await stageLogged("concurrency-direct", []);
     expect(calls.filter((c) => c.argv.includes("fetch"))).toEqual([]);
     const packs = calls.filter((c) => c.argv.includes("index-pack"));
     expect(packs).toHaveLength(many.length);
