@@ -5,7 +5,7 @@ import { gitEnv as stagerGitEnv } from "../../lib/templates/git/env";
 import type { GitRun } from "../../lib/templates/git/process";
 import { readCommit } from "../../lib/templates/git/read-commit";
 import { hashTree, resolveLink, TreeError, writeTree } from "../../lib/templates/tree";
-import { gitEnv as fixtureGitEnv, makeTempDir, removeDir } from "../support/git-fixtures";
+import { gitEnv as fixtureGitEnv, makeTempDir, removeDir, runGit } from "../support/git-fixtures";
 import { createRawRepo } from "../support/stage-fixtures";
 
 const links = (entries: Record<string, string>) => new Map(Object.entries(entries));
@@ -59,6 +59,19 @@ describe("readCommit on crafted trees (what is wrong, with which path)", () => {
       `sub: tree ${ABSENT.replace("1", "2")} is not among the fetched objects`,
     );
     expect((err as Error).message).not.toMatch(/missing after fetch/);
+  });
+
+  it("streams a commit's blobs once, from loose objects or from a pack", async () => {
+    const raw = await createRawRepo(root, "acme/once", [{ mode: "100644", name: "a.md", content: "# a\n" }]);
+    for (const packed of [false, true]) {
+      if (packed) await runGit(["--git-dir", raw.dir, "repack", "-a", "-d", "-q"]);
+      const commit = await readCommit(raw.dir, raw.sha, run());
+      const dest = path.join(root, `once-${packed}`);
+      await writeTree(dest, commit.files, commit.links, commit.time, commit);
+      expect(await readFile(path.join(dest, "a.md"), "utf8")).toBe("# a\n");
+      await expect(commit.writeBlobs([])).rejects.toThrow("writeBlobs: called twice");
+      await commit.close();
+    }
   });
 
   // Before 2.36 git has no `cat-file --batch-command`: the tree is then read with --batch, --batch-check

@@ -121,13 +121,23 @@ async function readFrom(
     await reader.close();
     throw new TreeError(`malformed tree at ${sha}: ${problems.join("; ")}`);
   }
+  return {
+    time,
+    files,
+    links,
+    writeBlobs: once((sinks) => reader.writeBlobs(sinks)),
+    close: () => reader.close(),
+  };
+}
+
+/** writeBlobs, refusing a second call: the blobs stream once, from a reader that closes after them. */
+function once(write: CommitContents["writeBlobs"]): CommitContents["writeBlobs"] {
   let streamed = false;
-  const writeBlobs = (sinks: BlobSink[]) => {
+  return (sinks) => {
     if (streamed) return Promise.reject(new Error("writeBlobs: called twice"));
     streamed = true;
-    return reader.writeBlobs(sinks);
+    return write(sinks);
   };
-  return { time, files, links, writeBlobs, close: () => reader.close() };
 }
 
 async function readPinnedTree(
@@ -164,14 +174,11 @@ async function readPinnedTree(
   // The blobs' contents: through the same process (--batch-command), or a cat-file started for just that
   // with all requests written at once.
   let cat: CatFile | undefined = single ? trees : undefined;
-  let streamed = false;
-  const writeBlobs = (sinks: BlobSink[]) => {
-    if (streamed) return Promise.reject(new Error("writeBlobs: called twice"));
-    streamed = true;
+  const writeBlobs = once((sinks) => {
     if (sinks.length === 0) return Promise.resolve();
     cat ??= new CatFile(gitDir, run, "buffered");
     return cat.stream(sinks);
-  };
+  });
   const close = async () => {
     await cat?.close();
   };
